@@ -1,0 +1,9 @@
+"""lstm-se: config-driven LSTM speech enhancement for microcontrollers."""
+
+import os
+
+# TensorFlow's C++ start-up chatter (oneDNN, CPU features) hides our own messages; keep warnings
+# and errors. `debug: true` in the config, or TF_CPP_MIN_LOG_LEVEL set by the user, brings it back.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+__version__ = "0.1.0"

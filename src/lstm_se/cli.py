@@ -1,0 +1,246 @@
+"""Command line: `lstm-se <command> --config PATH [key=value ...]`.
+
+Each command turns the config into plain arguments and calls one stage's entry function; no
+pipeline logic lives here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from . import __version__
+from . import config as config_mod
+
+log = logging.getLogger("lstm_se")
+
+
+def setup_logging(debug: bool = False) -> None:
+    """stdlib logging to stderr; debug also lets TensorFlow's C++ messages through."""
+    level = logging.DEBUG if debug else logging.INFO
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        force=True,
+    )
+    if debug:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+    for noisy in ("matplotlib", "numba", "PIL", "h5py", "absl"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def add_config_args(parser: argparse.ArgumentParser) -> None:
+    """--config and the trailing key=value overrides, shared by every config-driven command."""
+    parser.add_argument(
+        "--config", "-c", default=None, help="YAML config file (default: the built-in defaults)"
+    )
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="key.sub=value",
+        help="override config keys, e.g. dset.segment=1.0 model.units=64",
+    )
+
+
+def load_config(args: argparse.Namespace) -> config_mod.Config:
+    """The config named by --config with the overrides applied (errors name the key)."""
+    return config_mod.load(args.config, args.overrides)
+
+
+# ---------------------------------------------------------------------------------------------
+# commands
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    cfg = load_config(args)
+    sys.stdout.write(config_mod.dump(cfg))
+    return 0
+
+
+def _register_config(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "config",
+        help="print the resolved config (file + overrides, validated)",
+        description="Print the resolved config: defaults, the --config file and "
+        "the overrides, validated against the schema.",
+    )
+    add_config_args(p)
+    p.set_defaults(func=cmd_config)
+
+
+def _stage(module: str):
+    """Import a stage module only when its command runs (keeps `--help` and `config` fast)."""
+    return importlib.import_module(f"lstm_se.{module}")
+
+
+def _register_demo_data(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "demo-data",
+        help="generate the demo corpus (no download)",
+        description="Generate a small corpus of synthetic speech in generated "
+        "noise, in the VoiceBank-DEMAND folder layout.",
+    )
+    add_config_args(p)
+    p.add_argument("--out", required=True, help="output folder (must not exist, or use --force)")
+    p.add_argument("--minutes", type=float, default=2.0, help="minutes of clean speech in all")
+    p.add_argument("--speakers", type=int, default=10, help="number of synthetic speakers")
+    p.add_argument("--force", action="store_true", help="replace an existing output folder")
+    p.set_defaults(func=lambda args: _stage("demo").command(args, load_config(args)))
+
+
+def _register_mix(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "mix",
+        help="mix clean speech and noise folders into a corpus",
+        description="Mix folders of clean speech and noise (wav/flac, any rate, "
+        "recursive) into a corpus in the VoiceBank-DEMAND layout. Mixer settings "
+        "are the config's `mix` section.",
+    )
+    add_config_args(p)
+    p.add_argument(
+        "--speech", required=True, help="folder of clean speech, one subfolder per speaker"
+    )
+    p.add_argument("--noise", required=True, help="folder of noise recordings")
+    p.add_argument("--out", required=True, help="output folder (must not exist, or use --force)")
+    p.add_argument("--force", action="store_true", help="replace an existing output folder")
+    p.set_defaults(func=lambda args: _stage("mix").command(args, load_config(args)))
+
+
+def _register_prepare(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "prepare",
+        help="corpus -> validated, sharded STFT TFRecords",
+        description="Find, validate and process the corpus at dset.wav into "
+        "sharded TFRecords at dset.save_path (same as create_dataset.py).",
+    )
+    add_config_args(p)
+    p.add_argument("--workers", type=int, default=None, help="processes (default: dset.workers)")
+    p.add_argument(
+        "--num-shards",
+        type=int,
+        default=1,
+        help="split the work into N parts by file index (one per machine)",
+    )
+    p.add_argument("--shard-index", type=int, default=0, help="which part this run does (0..N-1)")
+    p.add_argument(
+        "--merge",
+        action="store_true",
+        help="merge the part manifests of a split run into manifest.json",
+    )
+    p.add_argument("--force", action="store_true", help="rebuild, even with another config")
+    p.set_defaults(func=lambda args: _stage("prepare").command(args, load_config(args)))
+
+
+def _register_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train the LSTM mask model (re-running resumes)",
+        description="Train on the records at dset.save_path into "
+        "<folder>/<train.name>/ (same as train.py). Running it again resumes.",
+    )
+    add_config_args(p)
+    p.add_argument("--restart", action="store_true", help="start the run over from scratch")
+    p.set_defaults(func=lambda args: _stage("train").command(args, load_config(args)))
+
+
+def _register_enhance(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "enhance",
+        help="enhance wav/flac files with a trained run",
+        description="Enhance audio files or folders with a trained run.",
+    )
+    p.add_argument("--run", required=True, help="run folder, e.g. result/demo")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="wav/flac files or folders")
+    p.add_argument("--out", required=True, help="folder for the enhanced 16-bit wavs")
+    p.add_argument(
+        "--streaming",
+        action="store_true",
+        help="run frame by frame with carried state, as the microcontroller does",
+    )
+    p.add_argument(
+        "--tflite",
+        action="store_true",
+        help="use the exported int8 model (what the device will output)",
+    )
+    p.set_defaults(func=lambda args: _stage("enhance").command(args))
+
+
+def _register_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="PESQ, STOI, SI-SDR and composite scores of a run",
+        description="Score noisy input and enhanced output against clean "
+        "references; write CSV, metrics.json, a markdown table and plots.",
+    )
+    p.add_argument("--run", required=True, help="run folder, e.g. result/demo")
+    p.add_argument(
+        "--testset",
+        default=None,
+        help="test set folder (default: the test split of the run's dataset)",
+    )
+    p.set_defaults(func=lambda args: _stage("evaluate").command(args))
+
+
+def _register_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export",
+        help="int8 TFLite (Micro) model, C array and MCU budget",
+        description="Export a run for the STM32F746: float and int8 TFLite, "
+        "verified in TFLite Micro, a C array and the budget report.",
+    )
+    p.add_argument("--run", required=True, help="run folder, e.g. result/demo")
+    p.add_argument("--int16", action="store_true", help="also export 16x8 (int16 activations)")
+    p.set_defaults(func=lambda args: _stage("export").command(args))
+
+
+# (command's module, register function), in `--help` order. A command exists only once its
+# stage module does: no command that cannot work is offered.
+COMMANDS: list[tuple[str | None, Callable[[argparse._SubParsersAction], None]]] = [
+    (None, _register_config),
+    ("demo", _register_demo_data),
+    ("mix", _register_mix),
+    ("prepare", _register_prepare),
+    ("train", _register_train),
+    ("enhance", _register_enhance),
+    ("evaluate", _register_evaluate),
+    ("export", _register_export),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lstm-se",
+        description="LSTM speech enhancement: corpus -> records -> training -> int8 TFLite Micro.",
+    )
+    parser.add_argument("--version", action="version", version=f"lstm-se {__version__}")
+    parser.add_argument("--debug", action="store_true", help="verbose logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for module, register in COMMANDS:
+        if module is None or importlib.util.find_spec(f"lstm_se.{module}") is not None:
+            register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.debug)
+    try:
+        return int(args.func(args) or 0)
+    except config_mod.ConfigError as exc:
+        log.error("config error: %s", exc)
+        return 2
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,527 @@
+"""Typed configuration: one schema for every YAML file, command-line overrides and derived values.
+
+Every key is a field of a frozen dataclass with a one-line doc in its metadata. Loading checks
+unknown keys (with the closest valid name), types and allowed values, and the derived values
+(frames per segment, frequency bins) are computed in one place, :func:`derive`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+log = logging.getLogger(__name__)
+
+
+class ConfigError(ValueError):
+    """A config file or override that does not fit the schema."""
+
+
+def _doc(text: str, **kwargs: Any) -> Any:
+    return field(metadata={"doc": text}, **kwargs)
+
+
+@dataclass(frozen=True)
+class DsetConfig:
+    """Data: where the corpus is, how audio becomes features, where records go."""
+
+    wav: str = _doc("root of a corpus in the VoiceBank-DEMAND layout", default="demo/corpus")
+    trainset: Literal["28spk", "56spk"] = _doc(
+        "which VoiceBank-DEMAND training set to use (never merged)", default="28spk"
+    )
+    split: float = _doc(
+        "share of training speakers used for training; the rest validate", default=0.9
+    )
+    sample_rate: int = _doc(
+        "model sample rate in Hz; other rates are resampled (soxr HQ)", default=16000
+    )
+    segment: float = _doc("length of one training segment in seconds", default=2.0)
+    n_fft: int = _doc("FFT size in samples", default=512)
+    win_length: int = _doc("analysis window length in samples (periodic Hann)", default=512)
+    hop_length: int = _doc("hop between frames in samples", default=256)
+    channels: int = _doc("channels the model sees; only mono (1) is supported", default=1)
+    top_db: float = _doc(
+        "a clean file whose peak is more than this many dB below full scale counts as silent",
+        default=60.0,
+    )
+    fft: bool = _doc(
+        "store STFT features in the records (true) or raw samples (false)", default=True
+    )
+    center: bool = _doc(
+        "pad n_fft//2 on both sides before framing (false: causal framing for streaming)",
+        default=False,
+    )
+    save_path: str = _doc(
+        "folder where prepare writes the sharded TFRecords", default="demo/records"
+    )
+    fft_normalize: bool = _doc("divide STFT values by n_fft", default=True)
+    normalize: Literal["z-score", "linear", "none"] = _doc(
+        "waveform normalization with the noisy input's statistics (undone after enhancement)",
+        default="z-score",
+    )
+    segment_normalization: bool = _doc(
+        "normalize each segment on its own (true) or each utterance (false)", default=False
+    )
+    feature: Literal["mag_phase", "real_imag"] = _doc(
+        "how STFT features are stored when fft is true", default="mag_phase"
+    )
+    stereo: Literal["downmix", "error"] = _doc(
+        "what to do with a multi-channel file: average the channels, or fail", default="downmix"
+    )
+    short: Literal["pad", "skip"] = _doc(
+        "a file shorter than one segment: zero-pad it to one segment, or skip it", default="pad"
+    )
+    max_skipped: float = _doc(
+        "prepare fails when more than this share of the pairs is skipped", default=0.05
+    )
+    shard_mb: float = _doc("target size of one TFRecord shard in MB", default=64.0)
+    workers: int = _doc("processes for prepare; 0 means all cores", default=0)
+
+
+@dataclass(frozen=True)
+class MixConfig:
+    """Corpus maker (`lstm-se mix` and `lstm-se demo-data`): speech + noise -> VoiceBank layout."""
+
+    train_snrs: tuple[float, ...] = _doc(
+        "SNRs in dB of the training mixtures", default=(0.0, 5.0, 10.0, 15.0)
+    )
+    test_snrs: tuple[float, ...] = _doc(
+        "SNRs in dB of the test mixtures", default=(2.5, 7.5, 12.5, 17.5)
+    )
+    test_speakers: float = _doc("share of speakers held out for the test set", default=0.2)
+    test_noises: float = _doc("share of noise files held out for the test set", default=0.3)
+    mixtures_per_utterance: int = _doc(
+        "noisy versions made of each training utterance (each its own noise and SNR)", default=1
+    )
+    sample_rate: int = _doc(
+        "sample rate of the written corpus in Hz (VoiceBank is 48000)", default=48000
+    )
+    peak: float = _doc(
+        "largest allowed absolute sample; a louder mixture is scaled down", default=0.99
+    )
+    seed: int = _doc("random seed of the mixer", default=1234)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The LSTM mask model."""
+
+    name: str = _doc("model name, used in run names and exports", default="lstm")
+    lstm_layer: int | None = _doc(
+        "legacy seed key: the number of LSTM units; use model.units instead", default=None
+    )
+    layers: int = _doc("number of stacked unidirectional LSTM layers", default=2)
+    units: int = _doc("units per LSTM layer", default=128)
+    n_feature: int = _doc("frequency bins of the input, n_fft // 2 + 1", default=257)
+    n_segment: int = _doc("frames per training segment; 0 derives it from dset.segment", default=0)
+    n_mels: int = _doc("mel bands of the input projection; 0 feeds the linear bins", default=0)
+    f_min: float = _doc("lowest mel frequency in Hz", default=0.0)
+    f_max: float = _doc("highest mel frequency in Hz; 0 means sample_rate / 2", default=0.0)
+    compression: Literal["none", "power", "log1p"] = _doc(
+        "input magnitude compression", default="power"
+    )
+    compression_power: float = _doc(
+        "exponent of the power-law compression (TinyLSTM: 0.3)", default=0.3
+    )
+    batch_norm: bool = _doc("batch normalization after each LSTM layer", default=False)
+    dense_units: int = _doc(
+        "units of the relu Dense layer before the mask; 0 leaves it out", default=0
+    )
+    loss: Literal["mse", "mae", "ideal-mag", "psa", "compressed"] = _doc(
+        "training loss (see losses.py)", default="compressed"
+    )
+    metric: str = _doc("in-training metric", default="si_sdr")
+    path: str = _doc("a .keras model to start from (empty: new weights)", default="")
+    ckpt: str = _doc("a checkpoint to load weights from (empty: none)", default="")
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Optimizer."""
+
+    name: Literal["adam", "adamw", "sgd"] = _doc("optimizer", default="adam")
+    lr: float = _doc("learning rate", default=1e-3)
+    clipnorm: float = _doc(
+        "clip the gradient norm to this value; 0 turns clipping off", default=1.0
+    )
+    schedule: Literal["constant", "cosine", "plateau"] = _doc(
+        "learning-rate schedule", default="constant"
+    )
+    min_lr: float = _doc("lowest learning rate of the cosine or plateau schedule", default=1e-5)
+    weight_decay: float = _doc("decoupled weight decay (adamw only)", default=0.0)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training run."""
+
+    name: str = _doc("run folder name under `folder`; empty: a timestamp", default="")
+    strategy: Literal["default", "mirrored", "multi_worker"] = _doc(
+        "tf.distribute strategy; multi_worker reads TF_CONFIG", default="default"
+    )
+    patience: int = _doc(
+        "early stopping patience in epochs; 0 turns early stopping off", default=10
+    )
+    eval_every: int = _doc(
+        "epochs between PESQ/STOI validation scores; 0 turns them off", default=0
+    )
+    eval_clips: int = _doc("validation clips scored by PESQ/STOI", default=8)
+    audio_every: int = _doc(
+        "epochs between TensorBoard audio and spectrogram logs; 0: off", default=1
+    )
+    valid_steps: int = _doc("validation batches per epoch; 0 uses the whole split", default=0)
+    shuffle_buffer: int = _doc("examples in the tf.data shuffle buffer", default=2048)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything one pipeline run needs."""
+
+    dset: DsetConfig = _doc("data and features", default_factory=DsetConfig)
+    mix: MixConfig = _doc("corpus maker", default_factory=MixConfig)
+    model: ModelConfig = _doc("model", default_factory=ModelConfig)
+    optim: OptimConfig = _doc("optimizer", default_factory=OptimConfig)
+    train: TrainConfig = _doc("training run", default_factory=TrainConfig)
+    seed: int = _doc("random seed for everything seeded", default=42)
+    batch_size: int = _doc("global batch size (split across replicas)", default=32)
+    steps: int = _doc("training steps per epoch; 0 runs through the split once", default=0)
+    epochs: int = _doc("training epochs", default=10)
+    folder: str = _doc("folder that holds the runs", default="result")
+    debug: bool = _doc("verbose logging and TensorFlow messages", default=False)
+
+
+@dataclass(frozen=True)
+class Derived:
+    """Values computed from the config; the one place they are computed."""
+
+    n_bins: int
+    """Frequency bins of one STFT frame, n_fft // 2 + 1."""
+    segment_samples: int
+    """Samples in one training segment at dset.sample_rate."""
+    frames_per_segment: int
+    """STFT frames of one segment with the configured framing."""
+    n_units: int
+    """LSTM units per layer after the legacy `lstm_layer` alias is applied."""
+    f_max: float
+    """Highest mel frequency in Hz (sample_rate / 2 when the config says 0)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# schema walking
+
+
+def _type_hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def schema_rows(cls: type = Config, prefix: str = "") -> list[tuple[str, str, str, str]]:
+    """(key, type, default, doc) for every leaf key, in schema order; used for the README table."""
+    rows: list[tuple[str, str, str, str]] = []
+    hints = _type_hints(cls)
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        key = f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(tp):
+            rows.extend(schema_rows(tp, key + "."))
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        rows.append((key, _type_name(tp), json.dumps(_plain(default)), f.metadata.get("doc", "")))
+    return rows
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return " | ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in typing.get_args(tp))
+    if origin is tuple:
+        return f"list[{_type_name(typing.get_args(tp)[0])}]"
+    if tp is type(None):
+        return "null"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """The config as plain YAML/JSON-ready data."""
+    return _plain(cfg)
+
+
+def _suggest(name: str, options: list[str], prefix: str = "") -> str:
+    close = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
+    if close:
+        return f"; did you mean '{prefix}{close[0]}'?"
+    return f"; valid keys: {', '.join(prefix + o for o in options)}"
+
+
+def _coerce(key: str, tp: Any, value: Any) -> Any:
+    """Check `value` against the annotation `tp`; return it in the schema's own type."""
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        allowed = typing.get_args(tp)
+        if value not in allowed:
+            raise ConfigError(
+                f"'{key}' must be one of {', '.join(repr(a) for a in allowed)}, got {value!r}"
+                + _suggest(str(value), [str(a) for a in allowed]).replace("keys", "values")
+            )
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(key, arg, value)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if errors else f"'{key}' has a wrong type")
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"'{key}' must be a list, got {type(value).__name__} {value!r}")
+        item_tp = typing.get_args(tp)[0]
+        return tuple(_coerce(f"{key}[{i}]", item_tp, v) for i, v in enumerate(value))
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(
+                f"'{key}' must be true or false, got {type(value).__name__} {value!r}"
+            )
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"'{key}' must be an integer, got {type(value).__name__} {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"'{key}' must be a number, got {type(value).__name__} {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"'{key}' must be a string, got {type(value).__name__} {value!r}")
+        return value
+    raise ConfigError(f"'{key}': unsupported schema type {tp!r}")  # a bug in the schema
+
+
+def _build(cls: type, data: Any, prefix: str) -> Any:
+    where = prefix.rstrip(".") or "the config"
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"'{where}' must be a mapping of keys, got {type(data).__name__}")
+    hints = _type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in data:
+        if key not in names:
+            raise ConfigError(f"unknown key '{prefix}{key}'" + _suggest(str(key), names, prefix))
+    kwargs = {}
+    for name in names:
+        if name not in data:
+            continue
+        tp = hints[name]
+        if dataclasses.is_dataclass(tp):
+            kwargs[name] = _build(tp, data[name], f"{prefix}{name}.")
+        else:
+            kwargs[name] = _coerce(f"{prefix}{name}", tp, data[name])
+    return cls(**kwargs)
+
+
+def _apply_legacy(data: dict[str, Any]) -> dict[str, Any]:
+    """Map seed-era keys to their plain names so old configs keep loading."""
+    model = data.get("model")
+    if isinstance(model, dict) and model.get("lstm_layer") is not None:
+        if "units" in model and model["units"] != model["lstm_layer"]:
+            raise ConfigError(
+                f"'model.lstm_layer' ({model['lstm_layer']}) and 'model.units' ({model['units']}) "
+                "disagree; 'lstm_layer' is the legacy name of 'units': keep one"
+            )
+        log.warning(
+            "'model.lstm_layer' is the legacy name of 'model.units'; using units=%s",
+            model["lstm_layer"],
+        )
+        model = dict(model)
+        model["units"] = model.pop("lstm_layer")
+        data = {**data, "model": model}
+    return data
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`a.b=value` -> (['a', 'b'], value); the value is read as YAML (so 3, 1e-3, true, [1, 2])."""
+    if "=" not in text:
+        raise ConfigError(f"override '{text}' is not of the form key.sub=value")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"override '{text}' has an empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"override '{text}': value is not valid YAML ({exc})") from exc
+    return key.split("."), value
+
+
+def _set_path(data: dict[str, Any], path: list[str], value: Any) -> None:
+    node = data
+    for part in path[:-1]:
+        child = node.get(part)
+        if child is None:
+            child = {}
+            node[part] = child
+        if not isinstance(child, dict):
+            raise ConfigError(f"override '{'.'.join(path)}': '{part}' is not a section")
+        node = child
+    node[path[-1]] = value
+
+
+def from_dict(data: dict[str, Any], overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Build and validate a Config from plain data plus `a.b=value` overrides."""
+    data = json.loads(json.dumps(data or {}, default=list))  # deep copy, tuples become lists
+    for text in overrides:
+        path, value = parse_override(text)
+        _set_path(data, path, value)
+    cfg = _build(Config, _apply_legacy(data), "")
+    derive(cfg)  # consistency checks raise here, at load time
+    return cfg
+
+
+def load(
+    path: str | os.PathLike[str] | None = None, overrides: list[str] | tuple[str, ...] = ()
+) -> Config:
+    """Load a YAML config file (or the defaults when `path` is None) with overrides applied."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file '{p}' does not exist")
+        try:
+            data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file '{p}' is not valid YAML: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"config file '{p}' must hold a mapping of sections")
+    try:
+        return from_dict(data, overrides)
+    except ConfigError as exc:
+        where = f"{path}: " if path is not None else ""
+        raise ConfigError(f"{where}{exc}") from None
+
+
+def derive(cfg: Config) -> Derived:
+    """Compute the derived values and check that the config is consistent."""
+    d, m = cfg.dset, cfg.model
+    problems = []
+    if d.sample_rate <= 0:
+        problems.append(f"'dset.sample_rate' must be positive, got {d.sample_rate}")
+    if d.n_fft <= 0 or d.hop_length <= 0 or d.win_length <= 0:
+        problems.append("'dset.n_fft', 'dset.win_length' and 'dset.hop_length' must be positive")
+    elif d.win_length > d.n_fft:
+        problems.append(
+            f"'dset.win_length' ({d.win_length}) must not exceed 'dset.n_fft' ({d.n_fft})"
+        )
+    elif d.hop_length > d.win_length:
+        problems.append(
+            f"'dset.hop_length' ({d.hop_length}) must not exceed 'dset.win_length' ({d.win_length})"
+        )
+    if d.channels != 1:
+        problems.append(f"'dset.channels' must be 1 (mono), got {d.channels}")
+    if not 0.0 < d.split <= 1.0:
+        problems.append(f"'dset.split' must be in (0, 1], got {d.split}")
+    if not 0.0 <= d.max_skipped <= 1.0:
+        problems.append(f"'dset.max_skipped' must be in [0, 1], got {d.max_skipped}")
+    if m.layers < 1 or m.units < 1:
+        problems.append("'model.layers' and 'model.units' must be at least 1")
+    if problems:
+        raise ConfigError("; ".join(problems))
+
+    n_bins = d.n_fft // 2 + 1
+    segment_samples = round(d.segment * d.sample_rate)
+    if d.center:
+        frames = 1 + segment_samples // d.hop_length
+    else:
+        frames = (
+            1 + (segment_samples - d.n_fft) // d.hop_length if segment_samples >= d.n_fft else 0
+        )
+    if frames < 1:
+        raise ConfigError(
+            f"'dset.segment' ({d.segment} s = {segment_samples} samples) is shorter than one "
+            f"frame of 'dset.n_fft' ({d.n_fft}) samples"
+        )
+    if m.n_feature != n_bins:
+        raise ConfigError(
+            f"'model.n_feature' ({m.n_feature}) must equal dset.n_fft // 2 + 1 = {n_bins}"
+        )
+    if m.n_segment not in (0, frames):
+        raise ConfigError(
+            f"'model.n_segment' ({m.n_segment}) must be 0 or the frames per segment, {frames} "
+            f"(dset.segment={d.segment}, n_fft={d.n_fft}, hop={d.hop_length}, center={d.center})"
+        )
+    f_max = m.f_max or d.sample_rate / 2
+    if m.n_mels:
+        if not 0 <= m.f_min < f_max <= d.sample_rate / 2:
+            raise ConfigError(
+                f"mel range must satisfy 0 <= model.f_min ({m.f_min}) < model.f_max ({f_max}) "
+                f"<= sample_rate / 2 ({d.sample_rate / 2})"
+            )
+        if m.n_mels > n_bins:
+            raise ConfigError(f"'model.n_mels' ({m.n_mels}) must not exceed the {n_bins} bins")
+    return Derived(
+        n_bins=n_bins,
+        segment_samples=segment_samples,
+        frames_per_segment=frames,
+        n_units=m.units,
+        f_max=float(f_max),
+    )
+
+
+def dump(cfg: Config) -> str:
+    """The resolved config as YAML text."""
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False, default_flow_style=False)
+
+
+def config_hash(cfg: Config, sections: tuple[str, ...] = ("dset",)) -> str:
+    """Short stable hash of some sections, to tell whether two runs made the same data."""
+    plain = to_dict(cfg)
+    payload = json.dumps({s: plain[s] for s in sections}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write a text file under a temporary name in the same folder, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(cfg: Config, path: str | os.PathLike[str]) -> None:
+    """Write the resolved config as YAML, atomically."""
+    atomic_write_text(path, dump(cfg))
