@@ -58,6 +58,9 @@ def load_config(args: argparse.Namespace) -> config_mod.Config:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
+    if args.table:
+        sys.stdout.write(config_mod.markdown_table())
+        return 0
     cfg = load_config(args)
     sys.stdout.write(config_mod.dump(cfg))
     return 0
@@ -71,6 +74,8 @@ def _register_config(sub: argparse._SubParsersAction) -> None:
         "the overrides, validated against the schema.",
     )
     add_config_args(p)
+    p.add_argument("--table", action="store_true",
+                   help="print every key with its type, default and doc as a markdown table")
     p.set_defaults(func=cmd_config)
 
 

@@ -262,6 +262,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def markdown_table() -> str:
+    """The config keys as a markdown table (the README's table is this text)."""
+    lines = ["| key | type | default | meaning |", "|---|---|---|---|"]
+    for key, tp, default, doc in schema_rows():
+        tp = tp.replace("|", "\\|")
+        lines.append(f"| `{key}` | {tp} | `{default}` | {doc} |")
+    return "\n".join(lines) + "\n"
+
+
 def to_dict(cfg: Any) -> dict[str, Any]:
     """The config as plain YAML/JSON-ready data."""
     return _plain(cfg)

@@ -1,0 +1,147 @@
+"""Typed config: loading, unknown keys and wrong types, overrides, derived values, the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lstm_se import config, features
+from lstm_se.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_defaults_load_and_repo_configs_are_valid() -> None:
+    cfg = config.load()
+    assert cfg.dset.sample_rate == 16000 and cfg.model.n_feature == 257
+    for path in sorted((ROOT / "conf").glob("*.yaml")):
+        config.load(path)
+
+
+def test_unknown_key_names_key_and_suggestion(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("dset:\n  sample_rat: 16000\n")
+    with pytest.raises(config.ConfigError) as err:
+        config.load(path)
+    msg = str(err.value)
+    assert "dset.sample_rat" in msg and "did you mean 'dset.sample_rate'" in msg
+    assert str(path) in msg
+
+
+def test_unknown_section_is_an_error() -> None:
+    with pytest.raises(config.ConfigError, match=r"unknown key 'modle'.*did you mean 'model'"):
+        config.from_dict({"modle": {"units": 3}})
+
+
+@pytest.mark.parametrize(
+    ("override", "fragment"),
+    [
+        ("model.units=abc", "'model.units' must be an integer"),
+        ("dset.segment=fast", "'dset.segment' must be a number"),
+        ("dset.center=1", "'dset.center' must be true or false"),
+        ("dset.normalize=zscore", "did you mean 'z-score'"),
+        ("model.units=2.5", "'model.units' must be an integer"),
+        ("mix.train_snrs=5", "'mix.train_snrs' must be a list"),
+    ],
+)
+def test_wrong_types_name_the_key(override: str, fragment: str) -> None:
+    with pytest.raises(config.ConfigError) as err:
+        config.from_dict({}, [override])
+    assert fragment in str(err.value)
+
+
+def test_overrides_apply_and_are_typed() -> None:
+    cfg = config.from_dict({}, ["dset.segment=1", "model.units=64", "debug=true",
+                                "mix.test_snrs=[1, 2]", "train.name=run-a"])
+    assert cfg.dset.segment == 1.0 and isinstance(cfg.dset.segment, float)
+    assert cfg.model.units == 64 and cfg.debug is True
+    assert cfg.mix.test_snrs == (1.0, 2.0)
+    assert cfg.train.name == "run-a"
+
+
+def test_override_of_unknown_key_suggests() -> None:
+    with pytest.raises(config.ConfigError, match=r"did you mean 'optim\.lr'"):
+        config.from_dict({}, ["optim.lrr=0.1"])
+
+
+def test_malformed_override() -> None:
+    with pytest.raises(config.ConfigError, match=r"key\.sub=value"):
+        config.from_dict({}, ["model.units"])
+
+
+def test_legacy_lstm_layer_means_units(caplog: pytest.LogCaptureFixture) -> None:
+    cfg = config.from_dict({"model": {"lstm_layer": 96}})
+    assert cfg.model.units == 96
+    assert "legacy" in caplog.text
+    with pytest.raises(config.ConfigError, match="disagree"):
+        config.from_dict({"model": {"lstm_layer": 96, "units": 128}})
+
+
+@pytest.mark.parametrize("center", [False, True])
+@pytest.mark.parametrize(("segment", "hop"), [(1.0, 256), (2.0, 128), (0.5, 160)])
+def test_derived_frames_match_the_stft(center: bool, segment: float, hop: int) -> None:
+    cfg = config.from_dict({}, [f"dset.segment={segment}", f"dset.hop_length={hop}",
+                                f"dset.center={str(center).lower()}"])
+    derived = config.derive(cfg)
+    x = np.zeros(derived.segment_samples)
+    spec = features.stft(x, cfg.dset.n_fft, hop, center=center)
+    assert spec.shape == (derived.frames_per_segment, derived.n_bins)
+
+
+def test_inconsistent_values_are_refused() -> None:
+    with pytest.raises(config.ConfigError, match=r"n_feature.*257"):
+        config.from_dict({}, ["model.n_feature=256"])
+    with pytest.raises(config.ConfigError, match="n_feature"):
+        config.from_dict({}, ["dset.n_fft=1024"])  # n_feature stays 257
+    config.from_dict({}, ["dset.n_fft=1024", "dset.win_length=1024", "model.n_feature=513"])
+    with pytest.raises(config.ConfigError, match="n_segment"):
+        config.from_dict({}, ["model.n_segment=7"])
+    with pytest.raises(config.ConfigError, match="win_length"):
+        config.from_dict({}, ["dset.win_length=1024"])
+    with pytest.raises(config.ConfigError, match="shorter than one frame"):
+        config.from_dict({}, ["dset.segment=0.01"])
+
+
+def test_dump_round_trips(tmp_path: Path) -> None:
+    cfg = config.from_dict({}, ["model.units=48", "mix.train_snrs=[0, 3]"])
+    config.save(cfg, tmp_path / "config.yaml")
+    assert config.load(tmp_path / "config.yaml") == cfg
+    assert config.config_hash(cfg) == config.config_hash(config.load(tmp_path / "config.yaml"))
+    other = config.from_dict({}, ["dset.segment=1.5"])
+    assert config.config_hash(other) != config.config_hash(cfg)
+
+
+def test_schema_rows_document_every_key() -> None:
+    rows = config.schema_rows()
+    keys = [r[0] for r in rows]
+    assert "dset.sample_rate" in keys and "model.units" in keys and "seed" in keys
+    assert all(doc for _, _, _, doc in rows), "every key needs a one-line doc"
+
+
+def test_cli_config_prints_resolved(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "--config", str(ROOT / "conf" / "config.yaml"), "model.units=32"]) == 0
+    out = capsys.readouterr().out
+    assert "units: 32" in out
+
+
+def test_cli_config_error_exit_status(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "dset.sample_rat=1"]) == 2
+    assert "did you mean 'dset.sample_rate'" in capsys.readouterr().err
+
+
+def test_cli_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert "lstm-se" in capsys.readouterr().out
+
+
+def test_readme_config_table_is_current() -> None:
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("<!-- config-table:start -->\n") + len("<!-- config-table:start -->\n")
+    end = readme.index("<!-- config-table:end -->")
+    assert readme[start:end] == config.markdown_table(), (
+        "README config table is stale: run `lstm-se config --table` and paste it"
+    )
