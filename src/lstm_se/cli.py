@@ -173,7 +173,11 @@ def _register_enhance(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="use the exported int8 model (what the device will output)",
     )
-    p.set_defaults(func=lambda args: _stage("enhance").command(args))
+    p.set_defaults(
+        func=lambda args: _stage("enhance").command(
+            args, masker_factory=_stage("mcu").int8_masker if args.tflite else None
+        )
+    )
 
 
 def _register_evaluate(sub: argparse._SubParsersAction) -> None:
@@ -187,7 +191,9 @@ def _register_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--testset",
         default=None,
-        help="test set folder (default: the test split of the run's dataset)",
+        help="test set folder: clean_testset_wav/ + noisy_testset_wav/ (VoiceBank-DEMAND) or "
+        "clean/ + noisy/ (flat, e.g. devtest/chime2); input SNR from snr<dB>_ name prefixes "
+        "or log.csv (default: the test split of the run's dataset)",
     )
     p.set_defaults(func=lambda args: _stage("evaluate").command(args))
 

@@ -143,6 +143,10 @@ class ModelConfig:
         "training loss (see losses.py)", default="compressed"
     )
     metric: str = _doc("in-training metric", default="si_sdr")
+    loss_power: float = _doc("power-law exponent p of the compressed loss", default=0.3)
+    loss_alpha: float = _doc(
+        "weight of the complex term of the compressed loss (1 - alpha: magnitude)", default=0.3
+    )
     path: str = _doc("a .keras model to start from (empty: new weights)", default="")
     ckpt: str = _doc("a checkpoint to load weights from (empty: none)", default="")
 
@@ -161,6 +165,10 @@ class OptimConfig:
     )
     min_lr: float = _doc("lowest learning rate of the cosine or plateau schedule", default=1e-5)
     weight_decay: float = _doc("decoupled weight decay (adamw only)", default=0.0)
+    plateau_patience: int = _doc(
+        "epochs without val_loss improvement before the plateau schedule cuts the rate", default=3
+    )
+    plateau_factor: float = _doc("factor the plateau schedule multiplies the rate by", default=0.5)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,427 @@
+"""Enhance waveforms with a trained run: offline (sequence model) or streaming (frame by frame).
+
+The signal path, identical in both modes:
+
+    resample to dset.sample_rate -> normalize (noisy statistics, dset.normalize) -> STFT
+    -> |X| -> mask in [0, 1] -> mask x complex X -> iSTFT -> undo the normalization
+
+Offline, the sequence model maps all frames at once. Streaming, a *frame masker* (`reset()`,
+`__call__(mag_frame) -> mask`, see docs/INTERFACES.md) carries the LSTM state from frame to
+frame, as the microcontroller does; :class:`KerasMasker` wraps the one-frame Keras model and
+`mcu.py` adds int8 maskers. With `dset.center=False` (causal framing) the streaming path is a
+real hop-in/hop-out processor (:class:`StreamingEnhancer`: a buffer holding n_fft - hop samples
+of history, window, rFFT, mask, irFFT, overlap-add), so its output is what a device would emit,
+`n_fft - hop` samples late. With `center=True` frames need n_fft/2 samples of look-ahead, so
+streaming then only means frame-by-frame masks over the same STFT frames.
+
+Normalization uses the statistics of the whole input in both modes (so the two agree); a device
+would use fixed or running statistics instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import time
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from tqdm import tqdm
+
+from . import audio, features
+from .config import Config
+
+log = logging.getLogger(__name__)
+
+
+class Masker(Protocol):
+    """One magnitude frame `(bins,)` in, one mask `(bins,)` out, with state carried between."""
+
+    def reset(self) -> None:
+        """Forget the carried state (start of a new signal)."""
+
+    def __call__(self, mag_frame: np.ndarray) -> np.ndarray:
+        """Mask in [0, 1] for one frame of noisy magnitudes."""
+
+
+MaskerFactory = Callable[[Path, Config], Masker]
+"""Builds a masker for a run folder and its config (how `lstm-se enhance --tflite` gets the
+int8 masker from mcu.py)."""
+
+
+class EnhanceError(RuntimeError):
+    """An enhancement request that cannot be carried out (the message says why)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# maskers
+
+
+class KerasMasker:
+    """Frame masker around the one-frame streaming Keras model (explicit h/c state).
+
+    Built from the trained sequence model with `model.build_streaming_model`, so both share
+    the same weights. The step is a compiled `tf.function` with a fixed signature: calling a
+    Keras model eagerly costs milliseconds per frame, which would hide the real per-frame cost.
+    """
+
+    def __init__(self, cfg: Config, trained: Any) -> None:
+        import tensorflow as tf
+
+        from . import model as model_mod
+
+        self.cfg = cfg
+        self.model = model_mod.build_streaming_model(cfg, trained)
+        self._initial = model_mod.initial_state(cfg)
+        bins = cfg.dset.n_fft // 2 + 1
+        spec = [tf.TensorSpec((1, 1, bins), tf.float32)] + [
+            tf.TensorSpec(s.shape, tf.float32) for s in self._initial
+        ]
+        keras_model = self.model
+
+        @tf.function(input_signature=spec, autograph=False)
+        def step(*inputs):
+            return keras_model(list(inputs), training=False)
+
+        self._step = step
+        self.state: list[Any] = []
+        self.reset()
+
+    def reset(self) -> None:
+        """Zero LSTM state."""
+        self.state = [s.copy() for s in self._initial]
+
+    def __call__(self, mag_frame: np.ndarray) -> np.ndarray:
+        frame = np.asarray(mag_frame, dtype=np.float32).reshape(1, 1, -1)
+        mask, *self.state = self._step(frame, *self.state)
+        return mask.numpy().reshape(-1)
+
+
+class StreamingEnhancer:
+    """Hop-in, hop-out STFT masking with causal (`center=False`) framing.
+
+    Each `push` takes `hop` new samples, forms the frame from the last n_fft samples (the
+    buffer starts as n_fft - hop zeros of history, as `features.streaming_pad` assumes),
+    masks it and returns the `hop` samples the overlap-add has completed. Output sample i
+    belongs to input sample i - (n_fft - hop).
+    """
+
+    def __init__(
+        self,
+        masker: Masker,
+        n_fft: int,
+        hop: int,
+        win_length: int | None = None,
+        fft_normalize: bool = True,
+    ) -> None:
+        self.masker = masker
+        self.n_fft, self.hop = n_fft, hop
+        self.fft_normalize = fft_normalize
+        self.window = features.window(n_fft, win_length or n_fft)
+        # Steady-state overlap-add envelope of the hop that leaves the accumulator: every
+        # window offset congruent to it (what `features.istft` divides by away from the ends).
+        w2 = self.window**2
+        env = np.zeros(hop)
+        for start in range(0, n_fft, hop):
+            part = w2[start : start + hop]
+            env[: len(part)] += part
+        self._inv_env = np.where(env > 1e-10, 1.0 / np.where(env > 1e-10, env, 1.0), 0.0)
+        self.reset()
+
+    def reset(self) -> None:
+        """Empty the history and the overlap-add accumulator; reset the masker."""
+        self.buffer = np.zeros(self.n_fft)
+        self.acc = np.zeros(self.n_fft)
+        self.masker.reset()
+
+    def push(self, chunk: np.ndarray) -> np.ndarray:
+        """Process `hop` new samples; return `hop` finished output samples (float64)."""
+        n, hop = self.n_fft, self.hop
+        if len(chunk) != hop:
+            raise ValueError(f"push expects {hop} samples, got {len(chunk)}")
+        self.buffer[:-hop] = self.buffer[hop:]
+        self.buffer[-hop:] = chunk
+        spec = np.fft.rfft(self.buffer * self.window)
+        if self.fft_normalize:
+            spec /= n
+        mask = np.asarray(self.masker(np.abs(spec).astype(np.float32)), dtype=np.float64)
+        frame = np.fft.irfft(spec * mask, n=n)
+        if self.fft_normalize:
+            frame *= n
+        self.acc += frame * self.window
+        out = self.acc[:hop] * self._inv_env
+        self.acc[:-hop] = self.acc[hop:]
+        self.acc[-hop:] = 0.0
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# one waveform
+
+
+_COMPILED: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+"""Sequence model -> its compiled inference function (one trace for any number of frames)."""
+
+
+def _offline_masks(model: Any, mag: np.ndarray) -> np.ndarray:
+    """Masks (frames, bins) of the sequence model. A compiled `tf.function` with a free frame
+    axis: an eager Keras LSTM steps through Python and is several times slower."""
+    fn = _COMPILED.get(model)
+    if fn is None:
+        import tensorflow as tf
+
+        spec = tf.TensorSpec((1, None, mag.shape[-1]), tf.float32)
+        ref = weakref.ref(model)  # the cache must not keep the model alive
+        fn = tf.function(lambda x: ref()(x, training=False), input_signature=[spec])
+        _COMPILED[model] = fn
+    return np.asarray(fn(mag[np.newaxis].astype(np.float32)))[0]
+
+
+def enhance_waveform(
+    noisy: np.ndarray,
+    rate: int,
+    cfg: Config,
+    model: Any = None,
+    masker: Masker | None = None,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Enhance one waveform; returns (enhanced float32 at cfg.dset.sample_rate, info).
+
+    `model` (the sequence model) enhances offline; `masker` enhances frame by frame with
+    carried state (it is reset first). `noisy` may be (samples,) or (samples, channels)
+    (channels are averaged) at any rate. The output has as many samples as the input has
+    after resampling. `info` holds the rate, frame count, mode, normalization statistics and
+    the mean mask.
+    """
+    if (model is None) == (masker is None):
+        raise ValueError("enhance_waveform needs exactly one of `model` or `masker`")
+    d = cfg.dset
+    x = audio.to_mono(np.asarray(noisy, dtype=np.float32))
+    x = audio.resample(x, int(rate), d.sample_rate)
+    length = len(x)
+    stats = audio.norm_stats(x, d.normalize) if length else audio.NormStats(d.normalize, 0, 1)
+    xn = audio.normalize(x, stats)
+    n_fft, hop, win = d.n_fft, d.hop_length, d.win_length
+    info: dict[str, Any] = {
+        "rate": d.sample_rate,
+        "input_rate": int(rate),
+        "samples": length,
+        "streaming": masker is not None,
+        "center": d.center,
+        "norm": stats.to_dict(),
+    }
+    if length == 0:
+        info.update(frames=0, mask_mean=math.nan)
+        return np.zeros(0, np.float32), info
+
+    if masker is not None and not d.center:
+        enh = _stream(xn, masker, n_fft, hop, win, d.fft_normalize, info)
+    else:
+        if d.center:
+            spec = features.stft(xn, n_fft, hop, win, center=True, normalize=d.fft_normalize)
+        else:
+            front, back = features.streaming_pad(length, n_fft, hop)
+            padded = np.pad(xn, (front, back))
+            spec = features.stft(padded, n_fft, hop, win, center=False, normalize=d.fft_normalize)
+        mag = np.abs(spec).astype(np.float32)
+        if masker is not None:
+            masker.reset()
+            mask = np.stack([np.asarray(masker(m), dtype=np.float32) for m in mag])
+        else:
+            mask = _offline_masks(model, mag)
+        enh_spec = spec * mask
+        if d.center:
+            enh = features.istft(enh_spec, n_fft, hop, win, True, d.fft_normalize, length=length)
+        else:
+            full = features.istft(enh_spec, n_fft, hop, win, False, d.fft_normalize)
+            enh = full[front : front + length]
+        info.update(frames=int(mag.shape[0]), mask_mean=float(np.mean(mask)))
+    return audio.denormalize(enh, stats), info
+
+
+def _stream(
+    xn: np.ndarray,
+    masker: Masker,
+    n_fft: int,
+    hop: int,
+    win: int,
+    fft_normalize: bool,
+    info: dict[str, Any],
+) -> np.ndarray:
+    """Causal streaming path: the padded signal fed hop by hop through StreamingEnhancer."""
+    length = len(xn)
+    front, back = features.streaming_pad(length, n_fft, hop)
+    padded = np.pad(xn.astype(np.float64), (front, back))
+    frames = features.num_frames(len(padded), n_fft, hop, center=False)
+    masks: list[float] = []
+
+    class _Recording:
+        """Pass-through masker that records the mean mask for `info`."""
+
+        def reset(self) -> None:
+            masker.reset()
+
+        def __call__(self, mag_frame: np.ndarray) -> np.ndarray:
+            m = masker(mag_frame)
+            masks.append(float(np.mean(m)))
+            return m
+
+    streamer = StreamingEnhancer(_Recording(), n_fft, hop, win, fft_normalize)
+    # The buffer already holds the first n_fft - hop samples (the zero history), so frame t
+    # is completed by the hop that starts at front + t * hop.
+    out = np.concatenate(
+        [streamer.push(padded[front + t * hop : front + (t + 1) * hop]) for t in range(frames)]
+    )
+    info.update(frames=frames, mask_mean=float(np.mean(masks)))
+    return out[front : front + length].astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# files
+
+
+@dataclass
+class Failure:
+    """An input that could not be enhanced."""
+
+    path: Path
+    error: str
+
+
+def collect_inputs(inputs: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, Path]]:
+    """(input file, output path relative to the output folder) for files and folders.
+
+    Files in a folder keep their path below it; every output is a .wav. A missing input is
+    returned too (it fails when read, naming the file) so that it is reported, not skipped.
+    """
+    pairs: list[tuple[Path, Path]] = []
+    used: set[Path] = set()
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = [(p, p.relative_to(path)) for p in audio.list_audio(path)]
+            if not found:
+                log.warning("%s: folder holds no wav/flac files", path)
+        else:
+            found = [(path, Path(path.name))]
+        for src, rel in found:
+            out = rel.with_suffix(".wav")
+            if out in used:  # a.wav and a.flac in one folder: keep both
+                out = rel.with_name(f"{rel.stem}_{rel.suffix.lstrip('.').lower()}.wav")
+            used.add(out)
+            pairs.append((src, out))
+    return pairs
+
+
+def enhance_paths(
+    cfg: Config,
+    inputs: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    model: Any = None,
+    masker: Masker | None = None,
+    progress: bool = True,
+) -> tuple[int, list[Failure]]:
+    """Enhance files/folders with an already loaded model or masker; see `enhance_files`."""
+    out_dir = Path(out_dir)
+    pairs = collect_inputs(inputs)
+    failures: list[Failure] = []
+    n_ok = clipped_total = 0
+    for src, rel in tqdm(pairs, desc="enhance", unit="file", disable=not progress):
+        try:
+            data, rate = audio.read(src)
+            enhanced, _ = enhance_waveform(data, rate, cfg, model=model, masker=masker)
+            clipped = audio.write(out_dir / rel, enhanced, cfg.dset.sample_rate)
+        except (audio.AudioError, OSError, ValueError) as exc:
+            message = str(exc) if str(src) in str(exc) else f"{src}: {exc}"
+            log.error("%s", message)
+            failures.append(Failure(src, message))
+            continue
+        if clipped:
+            log.warning("%s: %d samples clipped to 16-bit full scale", out_dir / rel, clipped)
+        clipped_total += clipped
+        n_ok += 1
+    log.info(
+        "enhanced %d of %d files into %s (%d clipped samples in all)",
+        n_ok,
+        len(pairs),
+        out_dir,
+        clipped_total,
+    )
+    return n_ok, failures
+
+
+def load(run_dir: str | os.PathLike[str]) -> tuple[Config, Any]:
+    """The run's config and trained sequence model (train.load_run)."""
+    from . import train  # a later stage's loader; imported only when a run is needed
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise EnhanceError(f"run folder '{run_dir}' does not exist")
+    return train.load_run(run_dir)
+
+
+def enhance_files(
+    run_dir: str | os.PathLike[str],
+    inputs: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    streaming: bool = False,
+    masker: Masker | None = None,
+) -> tuple[int, list[Failure]]:
+    """Enhance wav/flac files and folders (any rate, any length) with a trained run.
+
+    Writes 16-bit wavs at the model's rate into `out_dir` (folder inputs keep their layout),
+    logging clipped samples. `streaming` runs the Keras model frame by frame; `masker` (e.g.
+    an int8 masker from mcu.py) replaces the Keras model and implies streaming. An input
+    that cannot be read is logged by name and returned in the failures; the others are still
+    processed. Returns (files written, failures).
+    """
+    cfg, trained = load(run_dir)
+    if masker is None and streaming:
+        masker = KerasMasker(cfg, trained)
+    return enhance_paths(
+        cfg, inputs, out_dir, model=None if masker is not None else trained, masker=masker
+    )
+
+
+def command(args: argparse.Namespace, masker_factory: MaskerFactory | None = None) -> int:
+    """`lstm-se enhance --run DIR INPUT... --out DIR [--streaming] [--tflite]`.
+
+    Exit status 0 when every file was enhanced, 1 when any failed, 2 on a usage error.
+    """
+    run_dir = Path(args.run)
+    tflite = bool(getattr(args, "tflite", False))
+    if tflite and masker_factory is None:
+        log.error(
+            "--tflite needs the int8 masker of lstm_se.mcu, which is not available in this "
+            "installation; export the run (`lstm-se export --run %s`) with mcu support, or "
+            "leave out --tflite to use the Keras model",
+            run_dir,
+        )
+        return 2
+    try:
+        start = time.perf_counter()
+        if tflite:
+            cfg, _ = load(run_dir)
+            try:
+                masker = masker_factory(run_dir, cfg)  # type: ignore[misc]
+            except Exception as exc:  # a plug-in's own error type (e.g. mcu.McuError)
+                log.error("--tflite: cannot build the int8 masker: %s", exc)
+                return 2
+            n_ok, failures = enhance_paths(cfg, args.inputs, args.out, masker=masker)
+        else:
+            n_ok, failures = enhance_files(
+                run_dir, args.inputs, args.out, streaming=bool(args.streaming)
+            )
+    except (EnhanceError, FileNotFoundError) as exc:  # no run there, or no model in it yet
+        log.error("%s", exc)
+        return 2
+    log.info("done in %.1f s", time.perf_counter() - start)
+    if failures:
+        log.error("%d file(s) failed: %s", len(failures), ", ".join(str(f.path) for f in failures))
+        return 1
+    return 0 if n_ok else 1

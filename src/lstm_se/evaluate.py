@@ -1,0 +1,602 @@
+"""Score a trained run on a test set: PESQ-WB, STOI, ESTOI, SI-SDR, CSIG/CBAK/COVL.
+
+`lstm-se evaluate --run result/<name> [--testset DIR]`
+
+Test sets:
+
+* default: the test pairs listed in the run's dataset manifest (`dset.save_path/manifest.json`),
+  i.e. the test folders of the corpus the run was trained from;
+* `--testset DIR` in the VoiceBank-DEMAND layout: `DIR/clean_testset_wav/` +
+  `DIR/noisy_testset_wav/`;
+* `--testset DIR` in a flat layout: `DIR/clean/` + `DIR/noisy/` (as `devtest/chime2`).
+
+The layout is recognized from the folder names, so no option is needed. Files are paired by
+name (stem; wav or flac, any rate: everything is scored at the model's rate). The input SNR of a
+pair comes from a `snr<value>_` file-name prefix (`snr-3_440c0403.wav`) or else from the
+`snr_db` column of a `log.csv` beside the folders (written by `lstm-se mix` / `demo-data`).
+
+For every pair the noisy input and the enhanced output are scored against the clean reference
+(`metrics.score_all`; scoring runs in a pool of processes while the model enhances the next
+files). Written to `<run>/eval/<testset name>/`:
+
+| file | content |
+|---|---|
+| `scores.csv` | one row per pair: utterance, SNR, seconds, noisy_* and enhanced_* metrics |
+| `metrics.json` | means, 95 % intervals, valid counts, by-SNR means, conventions, failures |
+| `metrics.md` | the markdown tables (also printed) |
+| `plots/<utt>.png` | dB spectrograms (noisy, enhanced, clean) of a few example files |
+| `wav/<utt>.wav` | the enhanced examples (16-bit, model rate) |
+
+A metric that cannot be computed (e.g. PESQ of a silent reference) is NaN with a warning and
+left out of the mean; the valid count of each metric is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import logging
+import math
+import multiprocessing
+import os
+import re
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from . import audio, features, metrics
+from .config import Config, atomic_write_text
+
+log = logging.getLogger(__name__)
+
+LAYOUTS: dict[str, tuple[str, str]] = {
+    "voicebank": ("clean_testset_wav", "noisy_testset_wav"),
+    "flat": ("clean", "noisy"),
+}
+"""Recognized test-set layouts: (clean folder, noisy folder) under the test-set folder."""
+
+METRIC_NAMES = {
+    "pesq": "PESQ-WB",
+    "stoi": "STOI",
+    "estoi": "ESTOI",
+    "si_sdr": "SI-SDR (dB)",
+    "csig": "CSIG",
+    "cbak": "CBAK",
+    "covl": "COVL",
+}
+
+CONVENTIONS = {
+    "pesq": "pesq==0.0.4 wide-band (P.862.2 MOS-LQO) at 16 kHz",
+    "stoi": "pystoi==0.4.1, extended=False",
+    "estoi": "pystoi==0.4.1, extended=True",
+    "si_sdr": "Le Roux et al. 2019, both signals zero-mean",
+    "composite": "Hu and Loizou 2008 (composite.m re-implemented), with PESQ-WB",
+    "lengths": "clean and estimate truncated to the common length",
+    "rate": "all signals resampled to the model rate before scoring",
+}
+
+_SNR_PREFIX = re.compile(r"^snr(-?\d+(?:\.\d+)?)_", re.IGNORECASE)
+
+
+class EvaluateError(ValueError):
+    """A test set or run that cannot be evaluated; the message names the folder or file."""
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One clean/noisy test pair."""
+
+    utt: str
+    clean: Path
+    noisy: Path
+    snr: float | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# test sets
+
+
+def _audio_by_stem(folder: Path) -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for p in sorted(folder.iterdir()):
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in audio.AUDIO_SUFFIXES:
+            if p.stem in found:
+                raise EvaluateError(f"{folder}: '{p.stem}' appears twice ({found[p.stem].name})")
+            found[p.stem] = p
+    return found
+
+
+def detect_layout(folder: str | os.PathLike[str]) -> tuple[str, Path, Path]:
+    """(layout name, clean folder, noisy folder) of a test-set folder."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise EvaluateError(f"test set folder '{folder}' does not exist")
+    for name, (clean, noisy) in LAYOUTS.items():
+        if (folder / clean).is_dir() and (folder / noisy).is_dir():
+            return name, folder / clean, folder / noisy
+    expected = "; ".join(f"{c}/ + {n}/" for c, n in LAYOUTS.values())
+    present = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    raise EvaluateError(
+        f"test set '{folder}' has neither layout ({expected}); folders there: "
+        f"{', '.join(present) or 'none'}"
+    )
+
+
+def snr_from_log(path: str | os.PathLike[str]) -> dict[str, float]:
+    """utterance -> snr_db from a corpus `log.csv` (test rows win over train rows)."""
+    out: dict[str, float] = {}
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in sorted(rows, key=lambda r: r.get("set") == "test"):
+        try:
+            out[row["utterance"]] = float(row["snr_db"])
+        except (KeyError, TypeError, ValueError):
+            continue
+    return out
+
+
+def snr_of(utt: str, log_snrs: Mapping[str, float]) -> float | None:
+    """Input SNR of an utterance: its `snr<value>_` name prefix, else log.csv, else None."""
+    m = _SNR_PREFIX.match(utt)
+    if m:
+        return float(m.group(1))
+    return log_snrs.get(utt)
+
+
+def _pairs_from_folders(
+    clean_dir: Path, noisy_dir: Path, log_snrs: Mapping[str, float]
+) -> list[Pair]:
+    clean, noisy = _audio_by_stem(clean_dir), _audio_by_stem(noisy_dir)
+    lonely = sorted(set(clean) ^ set(noisy))
+    if lonely:
+        log.warning(
+            "%d file(s) without a partner skipped (in %s / %s): %s",
+            len(lonely),
+            clean_dir,
+            noisy_dir,
+            ", ".join(lonely[:5]) + (" ..." if len(lonely) > 5 else ""),
+        )
+    common = sorted(set(clean) & set(noisy))
+    pairs = [Pair(u, clean[u], noisy[u], snr_of(u, log_snrs)) for u in common]
+    if not pairs:
+        raise EvaluateError(f"no clean/noisy pairs in {clean_dir} and {noisy_dir}")
+    return pairs
+
+
+def _log_snrs(folder: Path) -> dict[str, float]:
+    path = folder / "log.csv"
+    if not path.is_file():
+        return {}
+    try:
+        return snr_from_log(path)
+    except (OSError, csv.Error, UnicodeDecodeError) as exc:
+        log.warning("%s: cannot read SNRs (%s)", path, exc)
+        return {}
+
+
+def testset_pairs(folder: str | os.PathLike[str]) -> tuple[str, list[Pair]]:
+    """(layout, pairs) of a test-set folder in the VoiceBank-DEMAND or the flat layout."""
+    layout, clean_dir, noisy_dir = detect_layout(folder)
+    return layout, _pairs_from_folders(clean_dir, noisy_dir, _log_snrs(Path(folder)))
+
+
+def manifest_pairs(cfg: Config) -> list[Pair]:
+    """The test pairs of the run's dataset, from `dset.save_path/manifest.json`.
+
+    prepare.py lists every utterance of a split under its shards (`utt`, `clean`, `noisy`,
+    the files relative to the corpus root `corpus.root`).
+    """
+    from . import records
+
+    try:
+        man = records.load_manifest(cfg.dset.save_path)
+    except records.RecordsError as exc:
+        raise EvaluateError(
+            f"{exc} (the default test set is the run's dataset; or pass --testset DIR)"
+        ) from exc
+    root = Path(str(man.get("corpus", {}).get("root") or man["dset"].get("wav") or cfg.dset.wav))
+    split = man["splits"].get("test") or {}
+    entries: dict[str, Mapping[str, Any]] = {}
+    for shard in split.get("shards", []):
+        for entry in shard.get("utterances", []):
+            entries.setdefault(str(entry["utt"]), entry)
+    if not entries:
+        raise EvaluateError(
+            f"{Path(cfg.dset.save_path) / records.MANIFEST}: the dataset has no test pairs; "
+            "pass --testset DIR"
+        )
+    log_snrs = _log_snrs(root)
+    pairs = []
+    for utt, entry in sorted(entries.items()):
+        clean, noisy = root / entry["clean"], root / entry["noisy"]
+        for path in (clean, noisy):
+            if not path.is_file():
+                raise EvaluateError(
+                    f"{path}: test file listed in {cfg.dset.save_path}/manifest.json is missing"
+                )
+        pairs.append(Pair(utt, clean, noisy, snr_of(utt, log_snrs)))
+    return pairs
+
+
+# ---------------------------------------------------------------------------------------------
+# scoring
+
+
+def _score_pair(
+    utt: str, clean_path: str, noisy_path: str, enhanced: np.ndarray, rate: int
+) -> dict[str, Any]:
+    """Worker: read clean and noisy at `rate`, score noisy and enhanced against clean."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", metrics.MetricWarning)
+        clean = audio.read_mono(clean_path, rate)
+        noisy = audio.read_mono(noisy_path, rate)
+        row: dict[str, Any] = {"utt": utt, "seconds": round(len(clean) / rate, 3)}
+        for prefix, est in (("noisy", noisy), ("enhanced", enhanced)):
+            for key, value in metrics.score_all(clean, est, rate).items():
+                row[f"{prefix}_{key}"] = value
+    row["warnings"] = sorted(
+        {str(w.message) for w in caught if issubclass(w.category, metrics.MetricWarning)}
+    )
+    return row
+
+
+def _ci95(values: np.ndarray) -> tuple[float, float, int]:
+    """(mean, half-width of the 95 % Student-t interval, n) over the finite values."""
+    import scipy.stats
+
+    v = values[np.isfinite(values)]
+    n = len(v)
+    if n == 0:
+        return math.nan, math.nan, 0
+    if n == 1:
+        return float(v[0]), math.nan, 1
+    half = float(scipy.stats.t.ppf(0.975, n - 1) * v.std(ddof=1) / math.sqrt(n))
+    return float(v.mean()), half, n
+
+
+def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Means with 95 % intervals (noisy and enhanced), valid counts, and means by input SNR."""
+    out: dict[str, Any] = {"noisy": {}, "enhanced": {}, "by_snr": {}}
+    for prefix in ("noisy", "enhanced"):
+        for key in metrics.SCORE_KEYS:
+            vals = np.array([r[f"{prefix}_{key}"] for r in rows], dtype=float)
+            mean, half, n = _ci95(vals)
+            out[prefix][key] = {"mean": mean, "ci95": half, "n": n}
+    snrs = sorted({r["snr"] for r in rows if r.get("snr") is not None})
+    for snr in snrs:
+        group = [r for r in rows if r.get("snr") == snr]
+        entry: dict[str, Any] = {"files": len(group)}
+        for prefix in ("noisy", "enhanced"):
+            entry[prefix] = {
+                key: _nanmean([r[f"{prefix}_{key}"] for r in group]) for key in metrics.SCORE_KEYS
+            }
+        out["by_snr"][f"{snr:g}"] = entry
+    return out
+
+
+def _nanmean(values: Sequence[float]) -> float:
+    v = np.array(values, dtype=float)
+    v = v[np.isfinite(v)]
+    return float(v.mean()) if len(v) else math.nan
+
+
+def _fmt(value: float, digits: int) -> str:
+    return "n/a" if not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def _digits(key: str) -> int:
+    return 2 if key == "si_sdr" else 3
+
+
+def markdown_table(summary: Mapping[str, Any], title: str, n_files: int) -> str:
+    """The evaluation as markdown: overall means with 95 % intervals, then means by input SNR."""
+    lines = [
+        f"### {title}",
+        "",
+        f"{n_files} files; mean ± half-width of the 95 % confidence interval (Student t) over "
+        "the files with a finite value (n).",
+        "",
+        "| metric | noisy | enhanced | change | n |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for key, name in METRIC_NAMES.items():
+        d = _digits(key)
+        noisy, enh = summary["noisy"][key], summary["enhanced"][key]
+
+        def cell(s: Mapping[str, float], d: int = d) -> str:
+            if not math.isfinite(s["mean"]):
+                return "n/a"
+            ci = f" ± {s['ci95']:.{d}f}" if math.isfinite(s["ci95"]) else ""
+            return f"{s['mean']:.{d}f}{ci}"
+
+        change = enh["mean"] - noisy["mean"]
+        sign = "+" if change >= 0 else ""
+        lines.append(
+            f"| {name} | {cell(noisy)} | {cell(enh)} | "
+            f"{sign + _fmt(change, d) if math.isfinite(change) else 'n/a'} | {enh['n']} |"
+        )
+    if summary["by_snr"]:
+        keys = list(METRIC_NAMES)
+        lines += [
+            "",
+            "By input SNR (mean, noisy -> enhanced):",
+            "",
+            "| SNR (dB) | files | " + " | ".join(METRIC_NAMES[k] for k in keys) + " |",
+            "|---:|---:|" + "---|" * len(keys),
+        ]
+        for snr, entry in sorted(summary["by_snr"].items(), key=lambda kv: float(kv[0])):
+            cells = [
+                f"{_fmt(entry['noisy'][k], _digits(k) - 1)} -> "
+                f"{_fmt(entry['enhanced'][k], _digits(k) - 1)}"
+                for k in keys
+            ]
+            lines.append(f"| {snr} | {entry['files']} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "PESQ-WB: pesq 0.0.4 at 16 kHz; STOI/ESTOI: pystoi 0.4.1; SI-SDR: zero-mean (Le Roux "
+        "et al. 2019); CSIG/CBAK/COVL: Hu and Loizou 2008 with PESQ-WB.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _csv_text(rows: Sequence[Mapping[str, Any]]) -> str:
+    columns = ["utt", "snr", "seconds"] + [
+        f"{p}_{k}" for p in ("noisy", "enhanced") for k in metrics.SCORE_KEYS
+    ]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(
+            {
+                k: ("" if row.get(k) is None else f"{row[k]:.6g}" if isinstance(row[k], float)
+                    else row[k])
+                for k in columns
+            }
+        )  # fmt: skip
+    return buf.getvalue()
+
+
+def _json_safe(obj: Any) -> Any:
+    """NaN/inf become null: JSON has no NaN."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
+# ---------------------------------------------------------------------------------------------
+# plots (also used by inference.ipynb)
+
+
+def spectrogram_figure(
+    signals: Mapping[str, np.ndarray],
+    rate: int,
+    n_fft: int = 512,
+    hop: int = 128,
+    title: str | None = None,
+    dynamic_range: float = 80.0,
+):
+    """One dB spectrogram per signal (rows, shared colour scale): a matplotlib Figure.
+
+    Built without pyplot, so it neither needs nor changes a backend (shown by Jupyter's
+    display, saved with `savefig`).
+    """
+    from matplotlib.figure import Figure
+
+    specs = {
+        name: 20 * np.log10(np.abs(features.stft(x, n_fft, hop, center=True)) + 1e-10).T
+        if len(x)
+        else np.full((n_fft // 2 + 1, 1), -200.0)
+        for name, x in signals.items()
+    }
+    top = max(float(s.max()) for s in specs.values())
+    fig = Figure(figsize=(10, 2.4 * len(specs)), layout="constrained")
+    axes = fig.subplots(len(specs), 1, squeeze=False, sharex=True)
+    for ax, (name, spec) in zip(axes[:, 0], specs.items(), strict=True):
+        seconds = len(signals[name]) / rate
+        im = ax.imshow(
+            spec, origin="lower", aspect="auto", cmap="magma", vmin=top - dynamic_range, vmax=top,
+            extent=(0.0, max(seconds, 1e-3), 0.0, rate / 2000),
+        )  # fmt: skip
+        ax.set_ylabel("kHz")
+        ax.set_title(name, loc="left", fontsize=10)
+    axes[-1, 0].set_xlabel("time (s)")
+    fig.colorbar(im, ax=axes[:, 0], label="dB", shrink=0.8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def waveform_figure(signals: Mapping[str, np.ndarray], rate: int, title: str | None = None):
+    """Waveforms, one row per signal, on a shared amplitude scale: a matplotlib Figure."""
+    from matplotlib.figure import Figure
+
+    peak = max([float(np.max(np.abs(x))) for x in signals.values() if len(x)] + [1e-3])
+    fig = Figure(figsize=(10, 1.8 * len(signals)), layout="constrained")
+    axes = fig.subplots(len(signals), 1, squeeze=False, sharex=True)
+    for ax, (name, x) in zip(axes[:, 0], signals.items(), strict=True):
+        ax.plot(np.arange(len(x)) / rate, x, linewidth=0.5)
+        ax.set_ylim(-1.05 * peak, 1.05 * peak)
+        ax.set_title(name, loc="left", fontsize=10)
+    axes[-1, 0].set_xlabel("time (s)")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def scores_table(scores: Mapping[str, Mapping[str, float]]) -> str:
+    """Markdown table of `score_all` results, one column per signal (e.g. noisy, enhanced)."""
+    names = list(scores)
+    lines = ["| metric | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for key, label in METRIC_NAMES.items():
+        cells = [_fmt(scores[n][key], _digits(key)) for n in names]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _save_figure(fig, path: Path) -> None:
+    """PNG written under a temporary name, then renamed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# the evaluation
+
+
+def _example_indices(n: int, k: int) -> set[int]:
+    return {int(i) for i in np.linspace(0, n - 1, min(k, n)).round()} if n and k else set()
+
+
+def evaluate_run(
+    run_dir: str | os.PathLike[str],
+    testset: str | os.PathLike[str] | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
+    workers: int | None = None,
+    examples: int = 3,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Enhance and score every pair of a test set; write the results; return metrics.json's data.
+
+    `testset` None uses the run's dataset manifest. `workers`: scoring processes (None: all
+    cores; 0: score in this process). `examples`: files that get spectrogram plots and wavs.
+    """
+    from . import enhance
+
+    run_dir = Path(run_dir)
+    cfg, model = enhance.load(run_dir)
+    if testset is None:
+        name, layout, pairs = "test", "manifest", manifest_pairs(cfg)
+        source = str(Path(cfg.dset.save_path) / "manifest.json")
+    else:
+        layout, pairs = testset_pairs(testset)
+        name, source = Path(testset).resolve().name, str(testset)
+    out = Path(out_dir) if out_dir is not None else run_dir / "eval" / name
+    rate = cfg.dset.sample_rate
+    workers = (os.cpu_count() or 1) if workers is None else workers
+    log.info("evaluating %s on %s (%s layout, %d pairs) -> %s", run_dir, source, layout,
+             len(pairs), out)  # fmt: skip
+
+    show = _example_indices(len(pairs), examples)
+    failures: list[dict[str, str]] = []
+    rows: list[dict[str, Any]] = []
+    start = time.perf_counter()
+    # Spawned (not forked) workers: the parent runs TensorFlow, whose threads do not survive a
+    # fork; the workers import only numpy, pesq and pystoi.
+    pool = (
+        ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        if workers > 0
+        else None
+    )
+    pending: list[tuple[Pair, Future | dict[str, Any]]] = []
+    try:
+        bar = tqdm(total=len(pairs), desc="evaluate", unit="file", disable=not progress)
+        for i, pair in enumerate(pairs):
+            try:
+                noisy, noisy_rate = audio.read(pair.noisy)
+                enhanced, _ = enhance.enhance_waveform(noisy, noisy_rate, cfg, model=model)
+            except (audio.AudioError, ValueError) as exc:
+                log.error("%s", exc)
+                failures.append({"utt": pair.utt, "error": str(exc)})
+                bar.update()
+                continue
+            if i in show:
+                _write_example(out, pair, enhanced, rate)
+            args = (pair.utt, str(pair.clean), str(pair.noisy), enhanced, rate)
+            if pool is None:
+                try:
+                    pending.append((pair, _score_pair(*args)))
+                except audio.AudioError as exc:
+                    pending.append((pair, {"error": str(exc)}))
+                bar.update()
+            else:
+                fut = pool.submit(_score_pair, *args)
+                fut.add_done_callback(lambda _f: bar.update())
+                pending.append((pair, fut))
+        for pair, job in pending:
+            try:
+                row = job.result() if isinstance(job, Future) else job
+            except audio.AudioError as exc:
+                row = {"error": str(exc)}
+            if "error" in row:
+                log.error("%s", row["error"])
+                failures.append({"utt": pair.utt, "error": row["error"]})
+                continue
+            for message in row.pop("warnings"):
+                log.warning("%s: %s", pair.utt, message)
+            rows.append({**row, "snr": pair.snr})
+        bar.close()
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    if not rows:
+        raise EvaluateError(f"no pair of {source} could be scored")
+
+    summary = summarize(rows)
+    table = markdown_table(summary, f"{run_dir.name} on {name}", len(rows))
+    result = {
+        "run": str(run_dir),
+        "testset": source,
+        "layout": layout,
+        "files": len(rows),
+        "failed": failures,
+        "rate": rate,
+        "seconds": round(time.perf_counter() - start, 2),
+        "conventions": CONVENTIONS,
+        **summary,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "scores.csv", _csv_text(rows))
+    atomic_write_text(out / "metrics.json", json.dumps(_json_safe(result), indent=1) + "\n")
+    atomic_write_text(out / "metrics.md", table)
+    log.info("wrote %s (scores.csv, metrics.json, metrics.md, plots/, wav/)", out)
+    result["table"] = table
+    return result
+
+
+def _write_example(out: Path, pair: Pair, enhanced: np.ndarray, rate: int) -> None:
+    """Enhanced wav and noisy/enhanced/clean spectrograms of one example pair."""
+    clipped = audio.write(out / "wav" / f"{pair.utt}.wav", enhanced, rate)
+    if clipped:
+        log.warning("%s: %d samples clipped", out / "wav" / f"{pair.utt}.wav", clipped)
+    try:
+        clean = audio.read_mono(pair.clean, rate)
+    except audio.AudioError as exc:
+        log.warning("no plot for %s: %s", pair.utt, exc)
+        return
+    noisy = audio.read_mono(pair.noisy, rate)
+    fig = spectrogram_figure(
+        {"noisy": noisy, "enhanced": enhanced, "clean": clean}, rate, title=pair.utt
+    )
+    _save_figure(fig, out / "plots" / f"{pair.utt}.png")
+
+
+def command(args: argparse.Namespace) -> int:
+    """`lstm-se evaluate --run DIR [--testset DIR]`: prints the table; 1 if any pair failed."""
+    from .enhance import EnhanceError
+
+    try:
+        result = evaluate_run(args.run, getattr(args, "testset", None))
+    except (EvaluateError, EnhanceError, FileNotFoundError) as exc:
+        log.error("%s", exc)
+        return 2
+    print(result["table"])
+    if result["failed"]:
+        log.error("%d pair(s) could not be evaluated", len(result["failed"]))
+        return 1
+    return 0

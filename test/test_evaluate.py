@@ -1,0 +1,163 @@
+"""Evaluation: test-set layouts, SNR sources, scores and tables, silent references, the CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from runs import make_run
+from test_enhance import ones_model, random_model, tiny_model_cfg
+from test_metrics import _hash_uniform, fixed_signals
+
+from lstm_se import evaluate, metrics
+from lstm_se.cli import main
+
+RATE = 16000
+
+
+def _write_pairs(clean_dir: Path, noisy_dir: Path, names: dict[str, float | None]) -> None:
+    """One pair per name: gain None makes a silent clean reference."""
+    clean_dir.mkdir(parents=True)
+    noisy_dir.mkdir(parents=True)
+    clean, _, _ = fixed_signals(seconds=1.5)
+    for i, (name, noise_gain) in enumerate(names.items()):
+        noise = _hash_uniform(len(clean), 100 + i) - 0.5
+        ref = np.zeros_like(clean) if noise_gain is None else clean
+        noisy = clean + (0.1 if noise_gain is None else noise_gain) * noise
+        sf.write(clean_dir / f"{name}.wav", ref, RATE, subtype="FLOAT")
+        sf.write(noisy_dir / f"{name}.wav", noisy, RATE, subtype="FLOAT")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("runs")
+    cfg = tiny_model_cfg()
+    return {
+        "ones": make_run(root, cfg, ones_model(cfg), "ones"),
+        "random": make_run(root, cfg, random_model(cfg), "random"),
+    }
+
+
+@pytest.fixture
+def flat_set(tmp_path) -> Path:
+    root = tmp_path / "chime_like"
+    _write_pairs(
+        root / "clean",
+        root / "noisy",
+        {"snr0_a": 0.5, "snr0_silent": None, "snr6_b": 0.2, "snr6_c": 0.15},
+    )
+    (root / "noisy" / "snr6_lonely.wav").write_bytes((root / "noisy" / "snr6_b.wav").read_bytes())
+    return root
+
+
+def test_layouts_and_snr_sources(flat_set, tmp_path):
+    layout, pairs = evaluate.testset_pairs(flat_set)
+    assert layout == "flat"
+    assert [(p.utt, p.snr) for p in pairs] == [
+        ("snr0_a", 0.0), ("snr0_silent", 0.0), ("snr6_b", 6.0), ("snr6_c", 6.0)
+    ]  # fmt: skip
+    vb = tmp_path / "vb"
+    _write_pairs(vb / "clean_testset_wav", vb / "noisy_testset_wav", {"p1_001": 0.3, "p1_002": 0.1})
+    (vb / "log.csv").write_text(
+        "set,utterance,snr_db\ntrain,p1_001,99\ntest,p1_001,2.5\ntest,p1_002,17.5\n"
+    )
+    layout, pairs = evaluate.testset_pairs(vb)
+    assert layout == "voicebank"
+    assert [(p.utt, p.snr) for p in pairs] == [("p1_001", 2.5), ("p1_002", 17.5)]
+    with pytest.raises(evaluate.EvaluateError, match="neither layout"):
+        evaluate.testset_pairs(tmp_path)
+
+
+def test_evaluate_identity_run(runs, flat_set, tmp_path, caplog):
+    out = tmp_path / "eval"
+    result = evaluate.evaluate_run(runs["ones"], flat_set, out, workers=0, examples=2)
+    # the metric warnings are logged with the file they belong to
+    assert "snr0_silent: PESQ: the reference is silent" in caplog.text
+    assert result["files"] == 4 and result["failed"] == []
+    # A mask of ones gives back the input: enhanced scores equal the noisy ones.
+    for key in metrics.SCORE_KEYS:
+        noisy, enh = result["noisy"][key], result["enhanced"][key]
+        assert enh["mean"] == pytest.approx(noisy["mean"], abs=0.02), key
+    # The silent reference is NaN for PESQ and left out of the mean.
+    assert result["enhanced"]["pesq"]["n"] == 3
+    rows = list(csv.DictReader((out / "scores.csv").open()))
+    silent = next(r for r in rows if r["utt"] == "snr0_silent")
+    assert silent["enhanced_pesq"] == "nan"
+    pesq_ok = [float(r["enhanced_pesq"]) for r in rows if r["utt"] != "snr0_silent"]
+    assert result["enhanced"]["pesq"]["mean"] == pytest.approx(np.mean(pesq_ok), abs=1e-4)
+    # Lower input SNR scores lower.
+    assert result["by_snr"]["0"]["noisy"]["si_sdr"] < result["by_snr"]["6"]["noisy"]["si_sdr"]
+    assert result["by_snr"]["6"]["files"] == 2
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["layout"] == "flat" and saved["files"] == 4
+    assert saved["enhanced"]["stoi"]["n"] == 3
+    table = (out / "metrics.md").read_text()
+    assert "| PESQ-WB |" in table and "By input SNR" in table and "| 6 | 2 |" in table
+    assert len(list((out / "plots").glob("*.png"))) == 2
+    assert len(list((out / "wav").glob("*.wav"))) == 2
+
+
+def test_parallel_scoring_matches_serial_and_a_mask_changes_scores(runs, flat_set, tmp_path):
+    serial = evaluate.evaluate_run(runs["random"], flat_set, tmp_path / "s", workers=0, examples=0)
+    parallel = evaluate.evaluate_run(
+        runs["random"], flat_set, tmp_path / "p", workers=2, examples=0
+    )
+    assert (tmp_path / "s" / "scores.csv").read_text() == (
+        tmp_path / "p" / "scores.csv"
+    ).read_text()
+    assert serial["enhanced"]["si_sdr"]["mean"] == parallel["enhanced"]["si_sdr"]["mean"]
+    # a random mask is not an identity
+    change = [
+        abs(serial["enhanced"][k]["mean"] - serial["noisy"][k]["mean"]) for k in metrics.SCORE_KEYS
+    ]
+    assert max(change) > 0.2
+
+
+def test_cli_prints_table_and_writes_into_the_run(runs, flat_set, capsys):
+    assert main(["evaluate", "--run", str(runs["ones"]), "--testset", str(flat_set)]) == 0
+    printed = capsys.readouterr().out
+    assert "| metric | noisy | enhanced | change | n |" in printed
+    out = runs["ones"] / "eval" / "chime_like"
+    assert (out / "metrics.json").is_file() and (out / "scores.csv").is_file()
+
+
+def test_cli_errors(runs, tmp_path, capfd):
+    assert main(["evaluate", "--run", str(runs["ones"]), "--testset", str(tmp_path)]) == 2
+    assert "neither layout" in capfd.readouterr().err
+    # default test set: the run's dataset manifest, which this run's config points nowhere near
+    assert main(["evaluate", "--run", str(runs["ones"])]) == 2
+    assert "manifest" in capfd.readouterr().err
+
+
+def test_summary_interval():
+    rows = [
+        {"snr": None, **{f"{p}_{k}": v for p in ("noisy", "enhanced") for k in metrics.SCORE_KEYS}}
+        for v in (1.0, 2.0, 3.0, math.nan)
+    ]
+    s = evaluate.summarize(rows)["enhanced"]["pesq"]
+    # mean 2, sd 1, n 3: t(0.975, 2) = 4.303 -> half-width 4.303 / sqrt(3)
+    assert s["n"] == 3 and s["mean"] == pytest.approx(2.0)
+    assert s["ci95"] == pytest.approx(4.302653 / math.sqrt(3), rel=1e-5)
+
+
+def test_default_testset_is_the_runs_dataset(tiny_corpus, small_cfg, tmp_path):
+    from lstm_se import prepare, records
+
+    cfg = small_cfg(tiny_corpus, tmp_path / "records", "model.layers=1", "model.units=8")
+    prepare.prepare(cfg, progress=False)
+    run = make_run(tmp_path, cfg, ones_model(cfg))
+    pairs = evaluate.manifest_pairs(cfg)
+    man = records.load_manifest(tmp_path / "records")
+    assert len(pairs) == man["splits"]["test"]["utterances"] > 0
+    assert all(p.clean.parent.name == "clean_testset_wav" for p in pairs)
+    result = evaluate.evaluate_run(run, workers=0, examples=1)
+    assert result["layout"] == "manifest" and result["files"] == len(pairs)
+    assert (run / "eval" / "test" / "metrics.json").is_file()
+    assert result["enhanced"]["pesq"]["mean"] == pytest.approx(
+        result["noisy"]["pesq"]["mean"], abs=0.02
+    )

@@ -1,0 +1,270 @@
+"""export.py on a tiny trained run: files, int8 vs float in TFLite Micro, C array, determinism."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import soundfile as sf
+from runs import make_run
+
+from lstm_se import cli, config, demo, export, mcu, prepare, records
+from lstm_se import model as M
+
+MICRO_OPS = {"FULLY_CONNECTED", "ADD", "MUL", "LOGISTIC", "TANH", "SPLIT", "RESHAPE", "UNPACK"}
+EXPORT_FILES = {
+    export.FLOAT_FILE,
+    export.INT8_FILE,
+    export.C_HEADER_FILE,
+    export.C_SOURCE_FILE,
+    export.JSON_FILE,
+}
+
+
+def _train_briefly(cfg: config.Config, steps: int = 40) -> keras.Model:
+    """A few dozen steps towards the clean/noisy magnitude ratio: masks that vary like a
+    trained model's (a random model's masks sit near 0.5 and make any SNR look good)."""
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(1)
+    model = M.build_model(cfg)
+    ds = records.dataset(cfg.dset.save_path, "train", 8, shuffle=True, repeat=True, seed=1)
+
+    def to_xy(mag, target):
+        clean = tf.sqrt(target[:, :, 2] ** 2 + target[:, :, 3] ** 2)
+        return mag, tf.clip_by_value(clean / (mag + 1e-8), 0.0, 1.0)
+
+    model.compile(keras.optimizers.Adam(3e-3), "mse")
+    model.fit(ds.map(to_xy), steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
+    return model
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_corpus, tmp_path_factory) -> Path:
+    """A run of a 2 x 32 model trained briefly on records of the tiny corpus."""
+    root = tmp_path_factory.mktemp("export")
+    cfg = config.from_dict(
+        {
+            "dset": {
+                "wav": str(tiny_corpus),
+                "save_path": str(root / "records"),
+                "segment": 0.5,
+                "split": 0.75,
+                "shard_mb": 0.5,
+                "workers": 1,
+            },
+            "seed": 7,
+        },
+        ["model.units=32"],
+    )
+    prepare.prepare(cfg, workers=1, progress=False)
+    return make_run(root, cfg, _train_briefly(cfg), "tiny")
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_run) -> export.ExportResult:
+    return export.export_run(tiny_run)
+
+
+def test_export_writes_every_file_and_a_complete_report(exported, tiny_run):
+    folder = export.export_dir(tiny_run)
+    assert {p.name for p in folder.iterdir()} == EXPORT_FILES  # no temporary files left
+    report = json.loads((folder / export.JSON_FILE).read_text())
+    assert report == exported.report
+    int8 = (folder / export.INT8_FILE).read_bytes()
+    assert report["models"]["int8"]["bytes"] == len(int8)
+    assert report["models"]["int8"]["sha256"] == export.sha256_bytes(int8)
+    assert set(report["models"]["int8"]["ops"]) <= MICRO_OPS
+    assert set(report["op_list"]) <= MICRO_OPS
+    # int8 weights: about a quarter of the float model.
+    assert len(int8) < 0.4 * report["models"]["float"]["bytes"]
+    q = report["models"]["int8"]
+    names = {t["name"] for t in q["inputs"]}
+    assert names == {"frame", "h_1", "c_1", "h_2", "c_2"}
+    assert all(t["dtype"] == "int8" and t["scale"] > 0 for t in q["inputs"] + q["outputs"])
+    assert report["arena"]["min_bytes"] <= report["arena"]["recommended_bytes"]
+    u, bins = 32, 257
+    assert report["macs_per_frame"] == 4 * u * (bins + u) + 4 * u * (2 * u) + u * bins
+    assert report["budget"]["pass"] is True
+    assert report["representative"]["frames"] > 0
+    ver = report["verification"]
+    assert ver["clips"] > 0 and "audio" in ver
+    assert all(ver["targets"].values()), ver["targets"]
+
+
+def _demo_like_clip(seconds: float = 3.0) -> np.ndarray:
+    """A demo-corpus utterance in pink noise at 5 dB SNR, 16 kHz."""
+    rng = np.random.default_rng(11)
+    speech = demo.synth_utterance(demo.make_speaker("s1", 1, rng), seconds, rng)
+    noise = demo.make_noise("pink", len(speech) / demo.RATE + 0.1, rng)[: len(speech)]
+    noise *= np.sqrt(np.mean(speech**2) / np.mean(noise**2) / 10 ** (5 / 10))
+    return (speech + noise).astype(np.float32)
+
+
+def test_int8_in_tflite_micro_matches_the_float_model_on_a_demo_like_clip(exported, tiny_run):
+    cfg = export.load_run_config(tiny_run)
+    trained = keras.models.load_model(tiny_run / "model.keras", compile=False)
+    mags = mcu.clip_magnitudes(_demo_like_clip(), cfg)
+    ref = mcu.float_masks(trained, mags)
+    assert ref.std() > 0.05, "the float masks should vary (a trained model)"
+    masker = mcu.int8_masker(tiny_run, cfg, backend="tflm")
+    est = mcu.run_masker(masker, mags)
+    assert mcu.mask_snr_db(ref, est) >= 40.0
+
+
+def test_c_array_compiles_and_a_c_test_checks_its_length(exported, tiny_run, tmp_path):
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.skip("gcc is not installed")
+    folder = export.export_dir(tiny_run)
+    header = (folder / export.C_HEADER_FILE).read_text()
+    assert f"#define LSTM_SE_MODEL_LEN {exported.report['c_array']['bytes']}u" in header
+    arena = exported.report["arena"]["recommended_bytes"]
+    assert f"#define LSTM_SE_TENSOR_ARENA_SIZE {arena}u" in header
+    (tmp_path / "check.c").write_text(
+        """
+#include <stdint.h>
+#include <string.h>
+#include "model_int8.h"
+
+int main(void) {
+  int frame_shape[] = LSTM_SE_INPUT_FRAME_SHAPE;
+  int state_inputs[] = LSTM_SE_STATE_INPUTS;
+  if (lstm_se_model_len != LSTM_SE_MODEL_LEN) return 1;
+  if (((uintptr_t)lstm_se_model) % 16 != 0) return 2;
+  if (memcmp(lstm_se_model + 4, "TFL3", 4) != 0) return 3;  /* flatbuffer identifier */
+  if (frame_shape[LSTM_SE_INPUT_FRAME_RANK - 1] != LSTM_SE_N_BINS) return 4;
+  if (sizeof(state_inputs) / sizeof(state_inputs[0]) != LSTM_SE_N_STATES) return 5;
+  /* a mask of 0.5 quantizes to 0 with scale 1/256 and zero point -128 */
+  if (lstm_se_quantize(0.5f, LSTM_SE_OUTPUT_MASK_SCALE, LSTM_SE_OUTPUT_MASK_ZERO_POINT) != 0)
+    return 6;
+  return 0;
+}
+"""
+    )
+    for name in (export.C_HEADER_FILE, export.C_SOURCE_FILE):
+        shutil.copy(folder / name, tmp_path / name)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+
+    flags = ["-Wall", "-Wextra", "-Werror"]
+    for cmd in (
+        [gcc, *flags, "-c", export.C_SOURCE_FILE, "-o", "model.o"],  # as C++ (.cc)
+        [gcc, *flags, "-x", "c", "-std=c11", "-c", export.C_SOURCE_FILE, "-o", "model_c.o"],
+        [gcc, *flags, "-std=c11", "-c", "check.c", "-o", "check.o"],
+        [gcc, "check.o", "model.o", "-o", "check", "-lm"],
+    ):
+        proc = run(*cmd)
+        assert proc.returncode == 0, proc.stderr
+    assert run("./check").returncode == 0
+
+
+def test_export_is_deterministic_and_survives_a_failed_check(
+    exported, tiny_run, tmp_path, monkeypatch
+):
+    """The same run exported again gives the same model bytes (seeded representative data,
+    byte-stable converter). The second time the TFLite Micro check fails: the models are
+    still written, and export.json says why."""
+    first = {n: (export.export_dir(tiny_run) / n).read_bytes() for n in EXPORT_FILES}
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_run, copy, ignore=shutil.ignore_patterns(export.EXPORT_DIR))
+
+    def failing_check(*_args, **_kwargs):
+        raise export.ExportError("TFLite Micro check crashed with SIGSEGV")
+
+    monkeypatch.setattr(export, "_check_in_child", failing_check)
+    again = export.export_run(copy)
+    for name in (export.FLOAT_FILE, export.INT8_FILE, export.C_SOURCE_FILE):
+        assert again.files[name].read_bytes() == first[name], name
+    assert again.report["representative"] == exported.report["representative"]
+    saved = json.loads(again.files[export.JSON_FILE].read_text())
+    assert "SIGSEGV" in saved["check_error"] and "budget" not in saved
+    assert "#define LSTM_SE_TENSOR_ARENA_SIZE" not in again.files[export.C_HEADER_FILE].read_text()
+
+
+def test_enhance_tflite_uses_the_int8_model(exported, tiny_run, tmp_path):
+    rate = 16000
+    clip = _demo_like_clip(1.5)
+    sf.write(tmp_path / "in.wav", clip, rate, subtype="PCM_16")
+    out = tmp_path / "out"
+    code = cli.main(
+        ["enhance", "--run", str(tiny_run), "--tflite", str(tmp_path / "in.wav"), "--out", str(out)]
+    )
+    assert code == 0
+    enhanced, out_rate = sf.read(out / "in.wav", dtype="float32")
+    assert out_rate == rate and len(enhanced) == len(clip)
+    # It is the int8 model's output: the same as enhancing with the int8 masker directly.
+    from lstm_se import audio, enhance
+
+    cfg = export.load_run_config(tiny_run)
+    noisy, _ = audio.read(tmp_path / "in.wav")
+    direct, _ = enhance.enhance_waveform(noisy, rate, cfg, masker=mcu.int8_masker(tiny_run, cfg))
+    assert np.max(np.abs(enhanced - direct)) < 2 / 32768  # 16-bit rounding
+
+
+def test_a_crash_in_the_child_becomes_a_clear_error():
+    with pytest.raises(export.ExportError, match=r"crashed with SIGABRT during 'convert int8'"):
+        export._run_child(
+            ["-c", "print('STAGE convert int8', flush=True); import os; os.abort()"],
+            "TFLite conversion",
+            60,
+            stage_hint=True,
+        )
+
+
+def test_missing_records_is_a_clear_error(tiny_run, tmp_path):
+    copy = tmp_path / "norecords"
+    shutil.copytree(tiny_run, copy, ignore=shutil.ignore_patterns(export.EXPORT_DIR))
+    cfg = export.load_run_config(copy)
+    cfg = config.from_dict(config.to_dict(cfg), [f"dset.save_path={tmp_path / 'nothing'}"])
+    config.save(cfg, copy / "config.yaml")
+    with pytest.raises(export.ExportError, match="lstm-se prepare"):
+        export.export_run(copy, check=False)
+    assert not list(export.export_dir(copy).glob(".work-*"))  # the work folder is cleaned up
+
+
+def test_not_a_run_folder(tmp_path):
+    assert cli.main(["export", "--run", str(tmp_path / "missing")]) == 2
+    with pytest.raises(export.ExportError, match=r"config\.yaml"):
+        export.export_run(tmp_path)
+
+
+@pytest.mark.slow
+def test_full_export_twice_gives_identical_files(exported, tiny_run, tmp_path):
+    first = {n: (export.export_dir(tiny_run) / n).read_bytes() for n in EXPORT_FILES}
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_run, copy, ignore=shutil.ignore_patterns(export.EXPORT_DIR))
+    again = export.export_run(copy)
+    for name in EXPORT_FILES - {export.JSON_FILE}:
+        assert again.files[name].read_bytes() == first[name], name
+    a, b = json.loads(first[export.JSON_FILE]), again.report
+    a.pop("run"), b.pop("run")
+    a["representative"].pop("source"), b["representative"].pop("source")
+    assert a == b
+
+
+@pytest.mark.slow
+def test_int16_export_runs_in_tflite_micro(tiny_run, tmp_path):
+    copy = tmp_path / "int16"
+    shutil.copytree(tiny_run, copy, ignore=shutil.ignore_patterns(export.EXPORT_DIR))
+    result = export.export_run(copy, int16=True)
+    assert export.INT16_FILE in result.files
+    assert result.report["models"]["16x8"]["inputs"][0]["dtype"] == "int16"
+    snr = result.report["verification"]["mask_snr_db_by_model"]
+    assert snr["16x8_tflm"] >= 40.0
+
+
+@pytest.mark.slow
+def test_2x256_is_reported_over_budget():
+    cfg = config.from_dict({}, ["model.layers=2", "model.units=256"])
+    report = mcu.config_budget(cfg)
+    assert report["int8_bytes"] > 1_000_000
+    assert report["budget"]["pass"] is False
+    failed = {r["name"] for r in report["budget"]["rows"] if not r["pass"]}
+    assert "flash" in failed
