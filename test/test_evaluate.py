@@ -126,7 +126,10 @@ def test_cli_prints_table_and_writes_into_the_run(runs, flat_set, capsys):
     assert (out / "metrics.json").is_file() and (out / "scores.csv").is_file()
 
 
-def test_cli_errors(runs, tmp_path, capfd):
+def test_cli_errors(runs, tmp_path, capfd, monkeypatch):
+    # The run's config names a relative records folder: resolve it away from the repository,
+    # where the demo may have written one.
+    monkeypatch.chdir(tmp_path)
     assert main(["evaluate", "--run", str(runs["ones"]), "--testset", str(tmp_path)]) == 2
     assert "neither layout" in capfd.readouterr().err
     # default test set: the run's dataset manifest, which this run's config points nowhere near
