@@ -120,6 +120,18 @@ def _check(cfg: config_mod.Config) -> config_mod.Derived:
     return derived
 
 
+def _mask_head(h, m, bins: int):
+    """Dense layers after the LSTMs, shared by the sequence and the streaming model (same
+    layer names, so weights copy by name): optional relu Dense, sigmoid mask (in mel bands and
+    back through the fixed inverse mel when mel input is on)."""
+    if m.dense_units:
+        h = keras.layers.Dense(m.dense_units, activation="relu", name="dense")(h)
+    if m.n_mels:
+        h = keras.layers.Dense(m.n_mels, activation="sigmoid", name="mel_mask")(h)
+        return _fixed_dense(bins, "mask")(h)
+    return keras.layers.Dense(bins, activation="sigmoid", name="mask")(h)
+
+
 def build_model(cfg: config_mod.Config) -> keras.Model:
     """Sequence model: noisy magnitude `(batch, frames, bins)` -> mask in [0, 1], same shape.
 
@@ -137,13 +149,7 @@ def build_model(cfg: config_mod.Config) -> keras.Model:
         h = keras.layers.LSTM(m.units, return_sequences=True, name=f"lstm_{i}")(h)
         if m.batch_norm:
             h = keras.layers.BatchNormalization(name=f"bn_{i}")(h)
-    if m.dense_units:
-        h = keras.layers.Dense(m.dense_units, activation="relu", name="dense")(h)
-    if m.n_mels:
-        h = keras.layers.Dense(m.n_mels, activation="sigmoid", name="mel_mask")(h)
-        h = _fixed_dense(bins, "mask")(h)
-    else:
-        h = keras.layers.Dense(bins, activation="sigmoid", name="mask")(h)
+    h = _mask_head(h, m, bins)
     model = keras.Model(x, h, name=m.name)
     if m.n_mels:
         _set_mel(model, cfg)
@@ -190,13 +196,7 @@ def build_streaming_model(
         out_states += [h_state, c_state]
         if m.batch_norm:
             h = keras.layers.BatchNormalization(name=f"bn_{i}")(h)
-    if m.dense_units:
-        h = keras.layers.Dense(m.dense_units, activation="relu", name="dense")(h)
-    if m.n_mels:
-        h = keras.layers.Dense(m.n_mels, activation="sigmoid", name="mel_mask")(h)
-        h = _fixed_dense(bins, "mask")(h)
-    else:
-        h = keras.layers.Dense(bins, activation="sigmoid", name="mask")(h)
+    h = _mask_head(h, m, bins)
     mask = keras.layers.Reshape((1, bins), name="mask_frame")(h)
     model = keras.Model([frame, *states], [mask, *out_states], name=f"{m.name}_streaming")
     copy_weights(trained, model)
