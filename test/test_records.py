@@ -43,14 +43,7 @@ def test_examples_and_framing_read_by_tensorflow(tmp_path: Path) -> None:
             w.write(records.segment_example(f"p1_00{i}", i, 100 + i, (0.5, 2.0), noisy + i, clean))
     assert path.is_file() and w.examples == 3 and w.bytes == path.stat().st_size
     assert w.crc32 == zlib.crc32(path.read_bytes())
-    keys = {
-        "utt": tf.io.FixedLenFeature([], tf.string),
-        "segment": tf.io.FixedLenFeature([], tf.int64),
-        "valid": tf.io.FixedLenFeature([], tf.int64),
-        "norm": tf.io.FixedLenFeature([2], tf.float32),
-        "noisy": tf.io.FixedLenFeature([], tf.string),
-        "clean": tf.io.FixedLenFeature([], tf.string),
-    }
+    keys = records.example_schema()
     got = [tf.io.parse_single_example(r, keys) for r in tf.data.TFRecordDataset(str(path))]
     assert len(got) == 3
     for i, p in enumerate(got):

@@ -188,19 +188,25 @@ def check_config(cfg: MixConfig) -> None:
         raise ConfigError("; ".join(problems))
 
 
+def _audio_files(folder: str | os.PathLike[str], what: str) -> list[Path]:
+    """Audio files under `folder`, recursively; MixError naming the folder when there are none."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise MixError(f"{what} folder '{folder}' does not exist or is not a folder")
+    files = audio.list_audio(folder)
+    if not files:
+        raise MixError(
+            f"{what} folder '{folder}' holds no audio files ({', '.join(audio.AUDIO_SUFFIXES)})"
+        )
+    return files
+
+
 def find_speech(folder: str | os.PathLike[str]) -> dict[str, list[Path]]:
     """Speech files under `folder` (wav/flac, recursive) grouped by speaker = parent folder name.
 
     Raises MixError when the folder does not exist or holds no audio files.
     """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise MixError(f"speech folder '{folder}' does not exist or is not a folder")
-    files = audio.list_audio(folder)
-    if not files:
-        raise MixError(
-            f"speech folder '{folder}' holds no audio files ({', '.join(audio.AUDIO_SUFFIXES)})"
-        )
+    files = _audio_files(folder, "speech")
     by_speaker: dict[str, list[Path]] = {}
     parents: dict[str, set[Path]] = {}
     for path in files:
@@ -221,15 +227,7 @@ def find_speech(folder: str | os.PathLike[str]) -> dict[str, list[Path]]:
 
 def find_noise(folder: str | os.PathLike[str]) -> list[Path]:
     """Noise files under `folder` (wav/flac, recursive); MixError when there are none."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise MixError(f"noise folder '{folder}' does not exist or is not a folder")
-    files = audio.list_audio(folder)
-    if not files:
-        raise MixError(
-            f"noise folder '{folder}' holds no audio files ({', '.join(audio.AUDIO_SUFFIXES)})"
-        )
-    return files
+    return _audio_files(folder, "noise")
 
 
 def _check_readable(paths: Sequence[Path], what: str, progress: bool = True) -> None:

@@ -390,6 +390,22 @@ def verify(folder: str | os.PathLike[str], split: str | None = None) -> int:
 # reader
 
 
+def example_schema(fields: Sequence[str] | None = None) -> dict[str, Any]:
+    """The TFRecord feature spec of one segment example (what `segment_example` writes), for
+    `tf.io.parse_example`; `fields` picks a subset."""
+    import tensorflow as tf
+
+    schema = {
+        "utt": tf.io.FixedLenFeature([], tf.string),
+        "segment": tf.io.FixedLenFeature([], tf.int64),
+        "valid": tf.io.FixedLenFeature([], tf.int64),
+        "norm": tf.io.FixedLenFeature([2], tf.float32),
+        "noisy": tf.io.FixedLenFeature([], tf.string),
+        "clean": tf.io.FixedLenFeature([], tf.string),
+    }
+    return schema if fields is None else {k: schema[k] for k in fields}
+
+
 def _parse_fn(man: Mapping[str, Any]):
     """Batch of serialized examples -> (noisy_mag (B, T, F), target (B, T, 4, F))."""
     import tensorflow as tf
@@ -400,10 +416,7 @@ def _parse_fn(man: Mapping[str, Any]):
     shape = list(spec["shape"])
     frames, bins = int(man["frames"]), int(man["bins"])
     d = man["dset"]
-    keys = {
-        "noisy": tf.io.FixedLenFeature([], tf.string),
-        "clean": tf.io.FixedLenFeature([], tf.string),
-    }
+    keys = example_schema(("noisy", "clean"))
 
     def decode(raw):
         return tf.reshape(tf.io.decode_raw(raw, tf.float32, little_endian=True), [-1, *shape])
@@ -495,14 +508,7 @@ def read_examples(folder: str | os.PathLike[str], split: str) -> list[dict[str, 
     folder = Path(folder)
     man = load_manifest(folder)
     shape = list(man["feature_spec"]["shape"])
-    keys = {
-        "utt": tf.io.FixedLenFeature([], tf.string),
-        "segment": tf.io.FixedLenFeature([], tf.int64),
-        "valid": tf.io.FixedLenFeature([], tf.int64),
-        "norm": tf.io.FixedLenFeature([2], tf.float32),
-        "noisy": tf.io.FixedLenFeature([], tf.string),
-        "clean": tf.io.FixedLenFeature([], tf.string),
-    }
+    keys = example_schema()
     out = []
     for path in shard_paths(folder, man, split):
         try:

@@ -485,8 +485,14 @@ class TimeHistory(keras.callbacks.Callback):
         logs["learning_rate"] = float(keras.ops.convert_to_numpy(opt.learning_rate))
 
 
-class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
-    """EarlyStopping whose counters survive a resume (Keras resets them in on_train_begin)."""
+class _ResumableCounters:
+    """Mixin for Keras callbacks whose counters must survive a resume: Keras resets them in
+    `on_train_begin`, so they are put back from the saved state right after."""
+
+    int_fields: tuple[str, ...] = ()
+    """Counters saved and restored as int; `best` is always kept (as a JSON float)."""
+    report_fields: tuple[str, ...] = ()
+    """Counters saved for the record but not restored (they describe the finished run)."""
 
     def __init__(self, restored: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -495,39 +501,26 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
         if self.restored:
-            self.wait = int(self.restored["wait"])
             self.best = self.restored["best"]
-            self.best_epoch = int(self.restored["best_epoch"])
+            for name in self.int_fields:
+                setattr(self, name, int(self.restored[name]))
 
     def state(self) -> dict[str, Any]:
-        return {
-            "wait": int(self.wait),
-            "best": _json_float(self.best),
-            "best_epoch": int(self.best_epoch),
-            "stopped_epoch": int(self.stopped_epoch),
-        }
+        names = self.int_fields + self.report_fields
+        return {"best": _json_float(self.best), **{n: int(getattr(self, n)) for n in names}}
 
 
-class ResumablePlateau(keras.callbacks.ReduceLROnPlateau):
+class ResumableEarlyStopping(_ResumableCounters, keras.callbacks.EarlyStopping):
+    """EarlyStopping whose counters survive a resume."""
+
+    int_fields = ("wait", "best_epoch")
+    report_fields = ("stopped_epoch",)
+
+
+class ResumablePlateau(_ResumableCounters, keras.callbacks.ReduceLROnPlateau):
     """ReduceLROnPlateau whose counters survive a resume (the rate itself is optimizer state)."""
 
-    def __init__(self, restored: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.restored = restored
-
-    def on_train_begin(self, logs=None):
-        super().on_train_begin(logs)
-        if self.restored:
-            self.wait = int(self.restored["wait"])
-            self.best = self.restored["best"]
-            self.cooldown_counter = int(self.restored["cooldown_counter"])
-
-    def state(self) -> dict[str, Any]:
-        return {
-            "wait": int(self.wait),
-            "best": _json_float(self.best),
-            "cooldown_counter": int(self.cooldown_counter),
-        }
+    int_fields = ("wait", "cooldown_counter")
 
 
 class Checkpoints(keras.callbacks.Callback):
