@@ -145,3 +145,12 @@ def test_readme_config_table_is_current() -> None:
     assert readme[start:end] == config.markdown_table(), (
         "README config table is stale: run `lstm-se config --table` and paste it"
     )
+
+
+def test_cli_turns_a_stage_error_into_a_message(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["train", f"dset.save_path={tmp_path / 'none'}", f"folder={tmp_path}",
+                   "train.name=r"])
+    assert status == 1
+    err = capsys.readouterr().err
+    assert "no manifest" in err and "Traceback" not in err

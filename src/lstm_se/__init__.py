@@ -7,3 +7,8 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
+
+
+class LstmSeError(Exception):
+    """Base of every error this package raises on bad input or a failed stage; the CLI turns
+    one into a logged message and a non-zero exit status instead of a traceback."""

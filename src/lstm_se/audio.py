@@ -14,10 +14,12 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from . import LstmSeError
+
 AUDIO_SUFFIXES = (".wav", ".flac")
 
 
-class AudioError(ValueError):
+class AudioError(LstmSeError, ValueError):
     """An audio file that cannot be used; the message names the file."""
 
 

@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from . import __version__
+from . import LstmSeError, __version__
 from . import config as config_mod
 
 log = logging.getLogger("lstm_se")
@@ -248,6 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except config_mod.ConfigError as exc:
         log.error("config error: %s", exc)
         return 2
+    except LstmSeError as exc:
+        log.error("%s", exc)
+        return 1
     except KeyboardInterrupt:
         log.error("interrupted")
         return 130

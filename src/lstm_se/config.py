@@ -22,10 +22,12 @@ from typing import Any, Literal
 
 import yaml
 
+from . import LstmSeError
+
 log = logging.getLogger(__name__)
 
 
-class ConfigError(ValueError):
+class ConfigError(LstmSeError, ValueError):
     """A config file or override that does not fit the schema."""
 
 

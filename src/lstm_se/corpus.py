@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from . import audio
+from . import LstmSeError, audio
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ FIXES = {
 }
 
 
-class CorpusError(ValueError):
+class CorpusError(LstmSeError, ValueError):
     """A corpus that cannot be used as it is; the message names the folder or files."""
 
 

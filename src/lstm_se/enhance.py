@@ -34,7 +34,7 @@ from typing import Any, Protocol
 import numpy as np
 from tqdm import tqdm
 
-from . import audio, features
+from . import LstmSeError, audio, features
 from .config import Config
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ MaskerFactory = Callable[[Path, Config], Masker]
 int8 masker from mcu.py)."""
 
 
-class EnhanceError(RuntimeError):
+class EnhanceError(LstmSeError, RuntimeError):
     """An enhancement request that cannot be carried out (the message says why)."""
 
 

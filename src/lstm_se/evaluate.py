@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from . import audio, features, metrics
+from . import LstmSeError, audio, features, metrics
 from .config import Config, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ CONVENTIONS = {
 _SNR_PREFIX = re.compile(r"^snr(-?\d+(?:\.\d+)?)_", re.IGNORECASE)
 
 
-class EvaluateError(ValueError):
+class EvaluateError(LstmSeError, ValueError):
     """A test set or run that cannot be evaluated; the message names the folder or file."""
 
 

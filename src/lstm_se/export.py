@@ -52,6 +52,7 @@ from typing import Any
 
 import numpy as np
 
+from . import LstmSeError
 from . import config as config_mod
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ CONVERT_TIMEOUT_S = 1800
 CHECK_TIMEOUT_S = 3600
 
 
-class ExportError(RuntimeError):
+class ExportError(LstmSeError, RuntimeError):
     """An export that cannot be carried out; the message says why and what to do."""
 
 

@@ -52,6 +52,7 @@ from typing import Any
 
 import numpy as np
 
+from . import LstmSeError
 from . import config as config_mod
 from . import export as export_mod
 from .export import ModelInfo
@@ -97,7 +98,7 @@ _MAC_OPS = ("FULLY_CONNECTED",)
 _ELEMENTWISE_OPS = ("ADD", "MUL", "LOGISTIC", "TANH", "SUB")
 
 
-class McuError(RuntimeError):
+class McuError(LstmSeError, RuntimeError):
     """A check that cannot be carried out; the message says why."""
 
 

@@ -65,7 +65,7 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from . import __version__, audio
+from . import LstmSeError, __version__, audio
 from .config import Config, ConfigError, MixConfig
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ _MAX_OFFSET_TRIES = 10
 _PCM16_MAX = 32767 / 32768
 
 
-class MixError(ValueError):
+class MixError(LstmSeError, ValueError):
     """Input the mixer cannot use; the message names the folder or file."""
 
 

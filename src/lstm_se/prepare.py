@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from . import audio, corpus, features, records
+from . import LstmSeError, audio, corpus, features, records
 from .config import Config, config_hash, derive, save
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ _SHARD_RE = re.compile(r"^(train|valid|test)-\d{5}-of-\d{5}\.tfrecord$")
 _PART_RE = re.compile(r"^manifest\.part-(\d{3})-of-(\d{3})\.json$")
 
 
-class PrepareError(RuntimeError):
+class PrepareError(LstmSeError, RuntimeError):
     """The prepare stage cannot go on; the message says why and names the file or folder."""
 
 

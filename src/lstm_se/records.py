@@ -54,6 +54,8 @@ from typing import Any
 
 import numpy as np
 
+from . import LstmSeError
+
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
@@ -62,7 +64,7 @@ VERSION = 1
 SPLITS = ("train", "valid", "test")
 
 
-class RecordsError(RuntimeError):
+class RecordsError(LstmSeError, RuntimeError):
     """A records folder that cannot be read: missing, incomplete or corrupt; names the file."""
 
 

@@ -48,8 +48,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from . import LstmSeError, features, losses
 from . import config as config_mod
-from . import features, losses
 from . import model as model_mod
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ RESUMABLE_CHANGES = frozenset(
 )
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(LstmSeError, RuntimeError):
     """The loss (or the weights) became NaN or Inf."""
 
 
