@@ -154,3 +154,4 @@ def test_cli_turns_a_stage_error_into_a_message(tmp_path: Path,
     assert status == 1
     err = capsys.readouterr().err
     assert "no manifest" in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists(), "no run folder is made without records"

@@ -786,6 +786,10 @@ def run(
     derived = config_mod.derive(cfg)
     strategy = strategy or make_strategy(cfg.train.strategy)
     chief = is_chief(strategy)
+    if data is None:
+        from . import records
+
+        records.load_manifest(cfg.dset.save_path)  # fail before a run folder is made
     run_dir = prepare_run_dir(cfg, restart, chief)
     state = None if restart else read_state(run_dir)
     initial_epoch = int(state["epoch"]) if state else 0
