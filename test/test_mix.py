@@ -7,12 +7,13 @@ import dataclasses
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from lstm_se import mix
+from lstm_se import audio, mix
 from lstm_se.cli import main
 from lstm_se.config import ConfigError, MixConfig
 
@@ -398,7 +399,205 @@ def test_bad_mix_settings_are_config_errors(tmp_path: Path) -> None:
         (dataclasses.replace(CFG16, train_snrs=()), "mix.train_snrs"),
         (dataclasses.replace(CFG16, mixtures_per_utterance=0), "mix.mixtures_per_utterance"),
         (dataclasses.replace(CFG16, peak=1.5), "mix.peak"),
+        (dataclasses.replace(CFG16, reverb=1.5), "mix.reverb"),
+        (dataclasses.replace(CFG16, reverb=float("nan")), "mix.reverb"),
+        (dataclasses.replace(CFG16, babble=-0.1), "mix.babble"),
+        (dataclasses.replace(CFG16, rt60=(0.8, 0.2)), "mix.rt60"),
+        (dataclasses.replace(CFG16, rt60=(0.0, 0.5)), "mix.rt60"),
+        (dataclasses.replace(CFG16, rt60=(0.5,)), "mix.rt60"),
+        (dataclasses.replace(CFG16, babble_talkers=(1, 3)), "mix.babble_talkers"),
+        (dataclasses.replace(CFG16, babble_talkers=(4, 3)), "mix.babble_talkers"),
     ):
         with pytest.raises(ConfigError, match=re.escape(key)):
             mix.make_corpus(mix.find_speech(speech), mix.find_noise(noise), tmp_path / "o", bad)
         assert not (tmp_path / "o").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# augmentations: reverberation and babble
+
+
+def _edc_rt60(rir: np.ndarray, rate: int) -> float:
+    """RT60 from the Schroeder backward integral: slope fitted between -5 and -25 dB, taken to
+    -60 dB."""
+    edc = np.cumsum((rir**2)[::-1])[::-1]
+    db = 10 * np.log10(edc / edc[0])
+    idx = np.nonzero((db <= -5) & (db >= -25))[0]
+    slope = np.polyfit(idx / rate, db[idx], 1)[0]
+    return -60.0 / slope
+
+
+@pytest.mark.parametrize("rt60", [0.2, 0.5, 0.8])
+def test_room_impulse_response_decays_at_the_asked_rt60(rt60: float) -> None:
+    rate = 16000
+    for seed in range(5):
+        rir, drr_db = mix.room_impulse_response(rt60, rate, np.random.default_rng(seed))
+        assert _edc_rt60(rir, rate) == pytest.approx(rt60, rel=0.2)
+        assert np.argmax(np.abs(rir)) == 0 and rir[0] > 0  # direct path first and strongest
+        assert np.sum(rir**2) == pytest.approx(1.0)
+        delay = np.nonzero(rir[1:])[0][0] + 1
+        assert mix.RIR_DELAY_MS[0] <= delay / rate * 1000 <= mix.RIR_DELAY_MS[1] + 0.1
+        assert mix.RIR_DRR_DB[0] <= drr_db <= mix.RIR_DRR_DB[1]
+        assert 10 * np.log10(rir[0] ** 2 / np.sum(rir[1:] ** 2)) == pytest.approx(drr_db)
+        assert len(rir) == delay + int(np.ceil(rt60 * rate))
+    # The direct path keeps its sample: an impulse stays where it was, the length is kept.
+    x = np.zeros(1000)
+    x[100] = 1.0
+    y = mix.reverberate(x, rir)
+    assert len(y) == len(x) and np.argmax(np.abs(y)) == 100 and y[100] == pytest.approx(rir[0])
+    assert np.abs(y[:100]).max() < 1e-12  # nothing before the direct path (FFT round-off only)
+
+
+def _pause_share(x: np.ndarray, dry: np.ndarray, rate: int) -> float:
+    """Share of the energy of `x` in the 20 ms frames where `dry` is a pause (40 dB down)."""
+    n = round(0.02 * rate)
+    m = len(dry) // n * n
+    e_dry = (dry[:m].reshape(-1, n) ** 2).mean(axis=1)
+    e_x = (x[:m].reshape(-1, n) ** 2).mean(axis=1)
+    pause = e_dry < e_dry.max() * 1e-4
+    return float(e_x[pause].sum() / e_x.sum())
+
+
+def test_reverb_makes_mixed_speech_and_clean_target_reverberant(tmp_path: Path) -> None:
+    cfg = dataclasses.replace(CFG16, reverb=1.0, rt60=(0.4, 0.6))
+    out = tmp_path / "corpus"
+    info = build(tmp_path, out, cfg, speakers=4, utts=2)
+    rows = read_log(out)
+    assert sum(c["reverberant"] for c in info["counts"].values()) == len(rows)
+    for r in rows:
+        assert 0.4 <= float(r["rt60_s"]) <= 0.6
+        assert mix.RIR_DRR_DB[0] <= float(r["drr_db"]) <= mix.RIR_DRR_DB[1]
+        clean_dir, noisy_dir = mix.FOLDERS[r["set"]]
+        clean, rate = sf.read(out / clean_dir / f"{r['utterance']}.wav")
+        noisy, _ = sf.read(out / noisy_dir / f"{r['utterance']}.wav")
+        dry = audio.read_mono(tmp_path / "speech" / r["speech_file"], rate).astype(np.float64)
+        assert len(clean) == len(dry)
+        gain = float(r["speech_gain"])
+        assert np.abs(clean - gain * dry).max() > 0.01  # not the dry source
+        # The reverberant tail fills the pauses of the gated source.
+        wet_share, dry_share = _pause_share(clean, dry, rate), _pause_share(dry, dry, rate)
+        assert wet_share > 1e-3 and wet_share > 1000 * dry_share
+        # The SNR holds on the reverberant speech, which is the clean target.
+        assert snr_db(clean, noisy, rate) == pytest.approx(float(r["snr_db"]), abs=0.5)
+
+
+def test_reverb_share_leaves_the_other_mixtures_as_they_were(tmp_path: Path) -> None:
+    speech, noise = make_inputs(tmp_path / "in", speakers=4, utts=3)
+
+    def run(out: Path, cfg: MixConfig) -> dict[str, bytes]:
+        mix.make_corpus(mix.find_speech(speech), mix.find_noise(noise), out, cfg, progress=False)
+        return tree_bytes(out)
+
+    dry = run(tmp_path / "dry", CFG16)
+    half = run(tmp_path / "half", dataclasses.replace(CFG16, reverb=0.5))
+    rows = read_log(tmp_path / "half")
+    wet = {r["utterance"] for r in rows if r["rt60_s"]}
+    for set_name in mix.FOLDERS:
+        n_set = sum(r["set"] == set_name for r in rows)
+        assert sum(r["set"] == set_name and r["utterance"] in wet for r in rows) == round(
+            0.5 * n_set
+        )
+    for key, value in dry.items():
+        if key.endswith(".wav"):
+            assert (half[key] != value) == (Path(key).stem in wet), key
+
+
+def test_pick_talkers_takes_other_speakers_of_the_given_set_only() -> None:
+    files = {s: [Path(f"{s}/u{i}.wav") for i in range(3)] for s in ("a", "b", "c", "d", "e")}
+    rng = np.random.default_rng(0)
+    seen: set[Path] = set()
+    for _ in range(200):
+        talkers = mix.pick_talkers(files, "c", 3, rng)
+        speakers = [p.parent.name for p in talkers]
+        assert len(talkers) == 3 and len(set(speakers)) == 3 and "c" not in speakers
+        seen.update(talkers)
+    assert seen == {p for s in "abde" for p in files[s]}  # every other utterance gets used
+    assert len(mix.pick_talkers(files, "c", 4, rng)) == 4
+    with pytest.raises(mix.MixError, match="needs 5 speakers besides 'c', found 4"):
+        mix.pick_talkers(files, "c", 5, rng)
+
+
+def test_babble_noise_sums_talkers_at_one_level() -> None:
+    rate = 16000
+    rng = np.random.default_rng(3)
+    loud, quiet = _speech(rate, 1.0, rng, amp=0.8), _speech(rate, 1.0, rng, amp=0.01)
+    talkers = [loud.astype(np.float64), quiet.astype(np.float64)]
+    babble, looped = mix.babble_noise(talkers, len(loud), rate, rng)  # same length: offset 0
+    expect = sum(x / np.sqrt(mix.active_speech_power(x, rate)) for x in talkers)
+    assert not looped and np.allclose(babble, expect)
+    longer, looped = mix.babble_noise(talkers, 3 * len(loud), rate, rng)
+    assert looped and len(longer) == 3 * len(loud)
+
+
+def test_babble_replaces_noise_files_with_other_speakers_of_the_set(tmp_path: Path) -> None:
+    cfg = dataclasses.replace(CFG16, babble=1.0, babble_talkers=(2, 3), test_speakers=0.4)
+    speech, noise = make_inputs(tmp_path / "in", speakers=10, utts=1)
+
+    def run(out: Path) -> dict[str, Any]:
+        return mix.make_corpus(
+            mix.find_speech(speech),
+            mix.find_noise(noise),
+            out,
+            cfg,
+            speech_root=speech,
+            noise_root=noise,
+            progress=False,
+        )
+
+    info = run(tmp_path / "a")
+    out = tmp_path / "a"
+    rows = read_log(out)
+    set_of = {spk: s for s in ("train", "test") for spk in info["speakers"][s]}
+    assert sum(c["babble"] for c in info["counts"].values()) == len(rows)
+    for r in rows:
+        target = r["utterance"].rsplit("_", 1)[0]
+        talkers = [Path(f).parent.name for f in r["babble_files"].split(";")]
+        assert r["noise_file"] == f"babble:{len(talkers)}" and 2 <= len(talkers) <= 3
+        assert r["noise_offset"] == ""
+        assert target not in talkers and len(set(talkers)) == len(talkers)
+        assert all(set_of[t] == r["set"] for t in talkers)  # the split stays speaker-disjoint
+        clean_dir, noisy_dir = mix.FOLDERS[r["set"]]
+        clean, rate = sf.read(out / clean_dir / f"{r['utterance']}.wav")
+        noisy, _ = sf.read(out / noisy_dir / f"{r['utterance']}.wav")
+        assert snr_db(clean, noisy, rate) == pytest.approx(float(r["snr_db"]), abs=0.5)
+        assert float(r["measured_snr_db"]) == pytest.approx(float(r["snr_db"]), abs=0.5)
+    # Other noise in the noise files changes nothing: no noise file went into the mixtures.
+    for path in noise.iterdir():
+        x, rate = sf.read(path)
+        sf.write(path, -np.roll(x, len(x) // 3), rate)
+    run(tmp_path / "b")
+    assert tree_bytes(tmp_path / "a") == tree_bytes(tmp_path / "b")
+
+
+def test_babble_needs_enough_speakers_in_each_set(tmp_path: Path) -> None:
+    speech, noise = make_inputs(tmp_path, speakers=5, utts=1)  # 4 train, 1 test speaker
+    cfg = dataclasses.replace(CFG16, babble=1.0)  # up to 6 talkers
+    out = tmp_path / "o"
+    with pytest.raises(mix.MixError, match=r"the train set has 4 speakers.*at least 7"):
+        mix.make_corpus(mix.find_speech(speech), mix.find_noise(noise), out, cfg, progress=False)
+    assert not out.exists() and not _leftovers(tmp_path, out)
+
+
+def test_augmented_corpus_is_reproducible_whatever_the_workers(tmp_path: Path) -> None:
+    speech, noise = make_inputs(tmp_path / "in", speakers=10, utts=1)
+    cfg = dataclasses.replace(
+        CFG16, reverb=0.5, babble=0.5, babble_talkers=(2, 3), test_speakers=0.4
+    )
+
+    def run(out: Path, cfg: MixConfig, workers: int) -> dict[str, bytes]:
+        mix.make_corpus(
+            mix.find_speech(speech),
+            mix.find_noise(noise),
+            out,
+            cfg,
+            workers=workers,
+            progress=False,
+        )
+        return tree_bytes(out)
+
+    first = run(tmp_path / "a", cfg, 1)
+    assert run(tmp_path / "b", cfg, 2) == first
+    rows = read_log(tmp_path / "a")
+    assert any(r["rt60_s"] for r in rows) and any(r["babble_files"] for r in rows)
+    other = run(tmp_path / "c", dataclasses.replace(cfg, seed=cfg.seed + 1), 1)
+    assert other["log.csv"] != first["log.csv"]

@@ -113,6 +113,24 @@ class MixConfig:
     peak: float = _doc(
         "largest allowed absolute sample; a louder mixture is scaled down", default=0.99
     )
+    reverb: float = _doc(
+        "share (0..1) of mixtures whose speech is convolved with a simulated room impulse "
+        "response; the reverberant speech is also the clean target",
+        default=0.0,
+    )
+    rt60: tuple[float, float] = _doc(
+        "range [low, high] in seconds of the reverberation time of a reverberant mixture, drawn "
+        "uniformly",
+        default=(0.2, 0.8),
+    )
+    babble: float = _doc(
+        "share (0..1) of mixtures whose noise is babble (other speakers of the same set) instead "
+        "of a noise file",
+        default=0.0,
+    )
+    babble_talkers: tuple[int, int] = _doc(
+        "range [low, high] of the number of talkers in a babble, inclusive", default=(3, 6)
+    )
     seed: int = _doc("random seed of the mixer", default=1234)
 
 

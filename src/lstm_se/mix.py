@@ -34,10 +34,43 @@ What it does, and why:
   mixture's (or the clean speech's) absolute peak would exceed `mix.peak`, clean and noisy are
   scaled down together (same factor, so the SNR holds) and the row says `rescaled=yes`. No
   sample is ever clipped.
+* **Reverberation** (`mix.reverb`, `mix.rt60`; :func:`room_impulse_response`). Off by default.
+  A share `mix.reverb` of the mixtures of each set (round(share x mixtures), chosen at random)
+  has its speech convolved with a simulated room impulse response, and that reverberant speech
+  is both what is mixed and the clean file written: the target stays reverberant (as the
+  reference of real reverberant recordings is), so a model trained on it learns to remove noise,
+  not reverberation. The SNR is measured on the reverberant speech. The impulse response is a
+  simple statistical model, not a room simulation: a direct-path impulse at sample 0, then, after
+  a delay drawn uniformly from 1-5 ms (:data:`RIR_DELAY_MS`), a Gaussian white-noise tail with
+  the amplitude envelope exp(-3 ln(10) t / RT60) (t from the direct path), so that its energy
+  falls by 60 dB over RT60. RT60 is drawn uniformly from `mix.rt60`. The tail is scaled to a
+  direct-to-reverberant ratio (direct energy over tail energy) drawn uniformly from 0 to +10 dB
+  (:data:`RIR_DRR_DB`), and the response ends RT60 after the tail starts (60 dB or more down).
+  The whole response is scaled to unit energy, so the reverberant speech keeps on average the
+  level of the dry speech. The decay is the same at every frequency (no air absorption, no
+  early reflections). The convolution keeps the speech's length and timing: the direct path
+  stays on the same sample, and the reverberation past the end of the file is cut.
+  log.csv gives each mixture's RT60 and DRR (`rt60_s`, `drr_db`; empty when dry).
+* **Babble** (`mix.babble`, `mix.babble_talkers`; :func:`pick_talkers`, :func:`babble_noise`).
+  Off by default. A share `mix.babble` of the mixtures of each set (chosen like the reverberant
+  ones) takes, instead of a noise file, babble: one utterance of each of N other speakers of the
+  *same set* (never the target speaker, and never a speaker of the other set, so the split stays
+  speaker-disjoint), N drawn uniformly from `mix.babble_talkers` (inclusive), with N distinct
+  speakers. Each talker is scaled to the same active speech level (the measurement above),
+  cut from a random offset to the speech's length (looped when shorter, as noise files are) and
+  summed; the sum is then mixed at the drawn SNR like any noise. The talkers are the source
+  files, dry and resampled, not earlier mixtures. log.csv names it `babble:N` in `noise_file`
+  and lists the talkers' files in `babble_files`; `noise_offset` is empty. A set with babble
+  mixtures needs at least max(`mix.babble_talkers`) + 1 speakers, or the mixer stops with an
+  error naming the set and the counts (lower `mix.babble_talkers` or add speakers). The noise
+  files are dealt evenly over the mixtures that are not babble.
 * **Reproducible.** The split and the assignment of noise files and SNRs come from one seeded
   generator; each utterance's noise offset comes from its own generator seeded by
-  (`mix.seed`, utterance index). The same inputs and seed give identical bytes, whatever the
-  number of worker processes. `info.json` holds no timestamps for that reason.
+  (`mix.seed`, utterance index). The augmentations draw from generators of their own (which
+  mixtures, RT60s and talkers from one; impulse responses and babble offsets from one per
+  utterance), so with `mix.reverb` and `mix.babble` at 0 nothing is drawn for them and a seed
+  gives the same audio as before they existed. The same inputs and seed give identical bytes,
+  whatever the number of worker processes. `info.json` holds no timestamps for that reason.
 * **Atomic.** Everything is written into a temporary sibling of the output folder, which is
   renamed into place at the end; an existing output folder is refused unless `force` is given.
   Bad input (empty folder, unreadable file, too few speakers or noise files) raises
@@ -63,6 +96,7 @@ from typing import Any
 
 import numpy as np
 import soundfile as sf
+from scipy import signal
 from tqdm import tqdm
 
 from . import LstmSeError, __version__, audio
@@ -100,10 +134,23 @@ LOG_COLUMNS = (
     "rescaled",
     "noise_looped",
     "seconds",
+    "rt60_s",
+    "drr_db",
+    "babble_files",
 )
-"""Columns of log.csv. `noise_offset` is in samples at the output rate; `measured_snr_db` is
-measured back from the written 16-bit files with the definition above; the gains are the factors
-applied to the source speech and noise segment (after any rescaling)."""
+"""Columns of log.csv. `noise_offset` is in samples at the output rate (empty for babble);
+`measured_snr_db` is measured back from the written 16-bit files with the definition above; the
+gains are the factors applied to the source (or reverberant) speech and noise segment (after any
+rescaling); `noise_looped` is yes when the noise file, or any babble talker, was looped;
+`rt60_s` and `drr_db` describe the impulse response of a reverberant mixture (empty when dry);
+`babble_files` lists the talkers of a babble, separated by `;` (empty otherwise)."""
+
+RIR_DELAY_MS = (1.0, 5.0)
+"""Range of the delay from the direct path to the start of the reverberant tail, in ms."""
+RIR_DRR_DB = (0.0, 10.0)
+"""Range of the direct-to-reverberant energy ratio of a simulated impulse response, in dB."""
+BABBLE_PREFIX = "babble:"
+"""`noise_file` of a babble mixture in log.csv: this prefix and the number of talkers."""
 
 _MAX_OFFSET_TRIES = 10
 _PCM16_MAX = 32767 / 32768
@@ -184,6 +231,20 @@ def check_config(cfg: MixConfig) -> None:
         problems.append(f"'mix.sample_rate' must be at least 1000 Hz, got {cfg.sample_rate}")
     if not 0.0 < cfg.peak <= 1.0:
         problems.append(f"'mix.peak' must be in (0, 1], got {cfg.peak}")
+    for key in ("reverb", "babble"):
+        share = getattr(cfg, key)
+        if not 0.0 <= share <= 1.0:
+            problems.append(f"'mix.{key}' must be in [0, 1] (a share of the mixtures), got {share}")
+    rt60 = tuple(cfg.rt60)
+    if not (len(rt60) == 2 and all(math.isfinite(v) for v in rt60) and 0.0 < rt60[0] <= rt60[1]):
+        problems.append(
+            f"'mix.rt60' must be [low, high] seconds with 0 < low <= high, got {list(rt60)}"
+        )
+    talkers = tuple(cfg.babble_talkers)
+    if not (len(talkers) == 2 and 2 <= talkers[0] <= talkers[1]):
+        problems.append(
+            f"'mix.babble_talkers' must be [low, high] with 2 <= low <= high, got {list(talkers)}"
+        )
     if problems:
         raise ConfigError("; ".join(problems))
 
@@ -252,6 +313,15 @@ def _split(items: Sequence[Any], share: float, rng: np.random.Generator) -> tupl
     return train, test
 
 
+def _choose(count: int, share: float, rng: np.random.Generator) -> list[bool]:
+    """Which of `count` items get a treatment given to `share` of them: round(share * count),
+    at random. Draws nothing when `share` is 0."""
+    if share <= 0.0 or count == 0:
+        return [False] * count
+    chosen = set(rng.permutation(count)[: round(share * count)].tolist())
+    return [i in chosen for i in range(count)]
+
+
 def _deal(values: Sequence[Any], count: int, rng: np.random.Generator) -> list[Any]:
     """`count` picks from `values`, each used equally often (to within one), in random order."""
     if count == 0:
@@ -273,6 +343,9 @@ class _Mixture:
     noise: str
     noise_label: str
     snr_db: float
+    rt60: float = 0.0  # 0: dry
+    babble: tuple[str, ...] = ()  # talker files; empty: `noise` is a noise file
+    babble_labels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -301,9 +374,73 @@ def _noise_segment(
     return noise[idx], offset, True
 
 
+def room_impulse_response(
+    rt60: float, rate: int, rng: np.random.Generator
+) -> tuple[np.ndarray, float]:
+    """A simulated room impulse response with reverberation time `rt60` seconds (see the module
+    docstring): direct path at sample 0, exponentially decaying Gaussian tail, unit energy.
+
+    Returns (response, direct-to-reverberant ratio in dB)."""
+    delay = max(1, round(rng.uniform(*RIR_DELAY_MS) * rate / 1000.0))
+    drr_db = float(rng.uniform(*RIR_DRR_DB))
+    n = np.arange(delay, delay + math.ceil(rt60 * rate))
+    tail = rng.standard_normal(len(n)) * np.exp(-3.0 * math.log(10.0) * n / (rate * rt60))
+    tail *= math.sqrt(10.0 ** (-drr_db / 10.0) / np.sum(np.square(tail)))
+    rir = np.zeros(delay + len(tail))
+    rir[0] = 1.0
+    rir[delay:] = tail
+    return rir / math.sqrt(np.sum(np.square(rir))), drr_db
+
+
+def reverberate(x: np.ndarray, rir: np.ndarray) -> np.ndarray:
+    """`x` convolved with `rir`, cut to the length of `x` (the direct path at rir[0] keeps every
+    sample where it was; the reverberation past the end is dropped)."""
+    return signal.fftconvolve(np.asarray(x, dtype=np.float64), rir)[: len(x)]
+
+
+def pick_talkers(
+    speech_by_speaker: Mapping[str, Sequence[Path]],
+    target: str,
+    count: int,
+    rng: np.random.Generator,
+) -> list[Path]:
+    """One random utterance of each of `count` random speakers of `speech_by_speaker` other than
+    `target`: the talkers of a babble. Pass only the speakers of the target's own set."""
+    others = [s for s in sorted(speech_by_speaker) if s != target]
+    if len(others) < count:
+        raise MixError(
+            f"a babble of {count} talkers needs {count} speakers besides '{target}', "
+            f"found {len(others)}"
+        )
+    chosen = sorted(rng.choice(len(others), size=count, replace=False).tolist())
+    return [
+        speech_by_speaker[others[i]][int(rng.integers(len(speech_by_speaker[others[i]])))]
+        for i in chosen
+    ]
+
+
+def babble_noise(
+    talkers: Sequence[np.ndarray], length: int, rate: int, rng: np.random.Generator
+) -> tuple[np.ndarray, bool]:
+    """The sum of `talkers`, each at unit active speech power and cut to `length` samples from a
+    random offset (looped when shorter). Returns (babble, whether any talker was looped)."""
+    total = np.zeros(length)
+    looped = False
+    for x in talkers:
+        level = active_speech_power(x, rate)
+        if level <= 0.0:
+            raise ValueError("a babble talker is silent")
+        segment, _, wrapped = _noise_segment(np.asarray(x, dtype=np.float64), length, rng)
+        total += segment / math.sqrt(level)
+        looped = looped or wrapped
+    return total, looped
+
+
 def _mix_job(job: _Job) -> list[dict[str, Any]]:
     """Read, mix and write every mixture of one speech file; return its log rows."""
     rng = np.random.default_rng(np.random.SeedSequence([job.seed, 1, job.index]))
+    # Its own generator, so that the noise offsets above stay what they were without them.
+    aug_rng = np.random.default_rng(np.random.SeedSequence([job.seed, 3, job.index]))
     rate = job.sample_rate
     try:
         speech = audio.read_mono(job.speech, rate).astype(np.float64)
@@ -316,24 +453,36 @@ def _mix_job(job: _Job) -> list[dict[str, Any]]:
     peak_limit = min(job.peak, _PCM16_MAX)
     rows = []
     for mixture in job.mixtures:
-        try:
-            noise = audio.read_mono(mixture.noise, rate).astype(np.float64)
-        except audio.AudioError as exc:
-            raise MixError(f"noise file {exc}") from None
+        source, p_source, drr_db = speech, p_speech, None
+        if mixture.rt60 > 0.0:
+            rir, drr_db = room_impulse_response(mixture.rt60, rate, aug_rng)
+            source = reverberate(speech, rir)
+            p_source = active_speech_power(source, rate)
+        talkers = [_read_talker(path, rate) for path in mixture.babble]
+        if not talkers:
+            try:
+                noise = audio.read_mono(mixture.noise, rate).astype(np.float64)
+            except audio.AudioError as exc:
+                raise MixError(f"noise file {exc}") from None
+        offset: int | str = ""
         for _ in range(_MAX_OFFSET_TRIES):
-            segment, offset, looped = _noise_segment(noise, len(speech), rng)
+            if talkers:
+                segment, looped = babble_noise(talkers, len(speech), rate, aug_rng)
+            else:
+                segment, offset, looped = _noise_segment(noise, len(speech), rng)
             p_noise = noise_power(segment)
             if p_noise > 0.0:
                 break
         else:
+            what = f"babble of {', '.join(mixture.babble)}" if talkers else f"file {mixture.noise}"
             raise MixError(
-                f"noise file {mixture.noise}: {_MAX_OFFSET_TRIES} random segments of "
+                f"noise {what}: {_MAX_OFFSET_TRIES} random segments of "
                 f"{len(speech)} samples were all silent"
             )
-        noise_gain = math.sqrt(p_speech / (p_noise * 10.0 ** (mixture.snr_db / 10.0)))
+        noise_gain = math.sqrt(p_source / (p_noise * 10.0 ** (mixture.snr_db / 10.0)))
         speech_gain = 1.0
-        noisy = speech + noise_gain * segment
-        top = max(float(np.abs(noisy).max()), float(np.abs(speech).max()))
+        noisy = source + noise_gain * segment
+        top = max(float(np.abs(noisy).max()), float(np.abs(source).max()))
         rescaled = top > peak_limit
         if rescaled:
             # One factor for both keeps the SNR and the clean/noisy relation exact.
@@ -341,7 +490,7 @@ def _mix_job(job: _Job) -> list[dict[str, Any]]:
             speech_gain *= scale
             noise_gain *= scale
             noisy = noisy * scale
-        clean = speech * speech_gain
+        clean = source * speech_gain
         clean_path = clean_dir / f"{mixture.utterance}.wav"
         noisy_path = noisy_dir / f"{mixture.utterance}.wav"
         clipped = audio.write(clean_path, clean, rate) + audio.write(noisy_path, noisy, rate)
@@ -364,9 +513,22 @@ def _mix_job(job: _Job) -> list[dict[str, Any]]:
                 "rescaled": "yes" if rescaled else "no",
                 "noise_looped": "yes" if looped else "no",
                 "seconds": round(len(speech) / rate, 4),
+                "rt60_s": round(mixture.rt60, 4) if mixture.rt60 > 0.0 else "",
+                "drr_db": round(drr_db, 3) if drr_db is not None else "",
+                "babble_files": ";".join(mixture.babble_labels),
             }
         )
     return rows
+
+
+def _read_talker(path: str, rate: int) -> np.ndarray:
+    try:
+        x = audio.read_mono(path, rate).astype(np.float64)
+    except audio.AudioError as exc:
+        raise MixError(f"speech file {exc}") from None
+    if active_speech_power(x, rate) <= 0.0:
+        raise MixError(f"speech file {path}: is silent (all samples zero)")
+    return x
 
 
 # ---------------------------------------------------------------------------------------------
@@ -393,6 +555,10 @@ def _plan(
 ) -> tuple[list[_Job], dict[str, Any]]:
     """Every decision that needs the global generator, made in one place and one order."""
     rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 0]))
+    # The augmentations draw from their own generator, and only when switched on, so that the
+    # draws above (and the corpus) stay what they were without them.
+    aug_rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 2]))
+    min_talkers, max_talkers = cfg.babble_talkers
     speakers = sorted(speech_by_speaker)
     train_spk, test_spk = _split(speakers, cfg.test_speakers, rng)
     noises = sorted(noise_files, key=str)
@@ -405,20 +571,41 @@ def _plan(
     for set_name, (spk_list, noise_list, snrs, per_utt) in sets.items():
         utts = [(s, p) for s in spk_list for p in speech_by_speaker[s]]
         n_mix = len(utts) * per_utt
+        is_babble = _choose(n_mix, cfg.babble, aug_rng)
+        is_reverb = _choose(n_mix, cfg.reverb, aug_rng)
+        if any(is_babble) and len(spk_list) <= max_talkers:
+            raise MixError(
+                f"mix.babble: the {set_name} set has {len(spk_list)} speakers, but a babble of up "
+                f"to {max_talkers} talkers (mix.babble_talkers) from speakers other than the "
+                f"target needs at least {max_talkers + 1}; lower mix.babble_talkers or add speakers"
+            )
         snr_seq = _deal(list(snrs), n_mix, rng)
-        noise_seq = _deal(noise_list, n_mix, rng)
+        noise_seq = iter(_deal(noise_list, n_mix - sum(is_babble), rng))
+        set_speech = {s: speech_by_speaker[s] for s in spk_list}
         counters: dict[str, int] = {}
         k = 0
         for speaker, path in utts:
             mixtures = []
             for _ in range(per_utt):
                 counters[speaker] = counters.get(speaker, 0) + 1
+                rt60 = float(aug_rng.uniform(*cfg.rt60)) if is_reverb[k] else 0.0
+                if is_babble[k]:
+                    n_talkers = int(aug_rng.integers(min_talkers, max_talkers + 1))
+                    talkers = pick_talkers(set_speech, speaker, n_talkers, aug_rng)
+                    noise, noise_label = "", f"{BABBLE_PREFIX}{n_talkers}"
+                else:
+                    talkers = []
+                    noise_path = next(noise_seq)
+                    noise, noise_label = str(noise_path), _label(noise_path, noise_root)
                 mixtures.append(
                     _Mixture(
                         utterance=f"{speaker}_{counters[speaker]:03d}",
-                        noise=str(noise_seq[k]),
-                        noise_label=_label(noise_seq[k], noise_root),
+                        noise=noise,
+                        noise_label=noise_label,
                         snr_db=float(snr_seq[k]),
+                        rt60=rt60,
+                        babble=tuple(str(t) for t in talkers),
+                        babble_labels=tuple(_label(t, speech_root) for t in talkers),
                     )
                 )
                 k += 1
@@ -470,6 +657,8 @@ def _summary(rows: list[dict[str, Any]], jobs: list[_Job]) -> dict[str, Any]:
             "seconds": round(sum(r["seconds"] for r in set_rows), 3),
             "rescaled": sum(r["rescaled"] == "yes" for r in set_rows),
             "noise_looped": sum(r["noise_looped"] == "yes" for r in set_rows),
+            "reverberant": sum(r["rt60_s"] != "" for r in set_rows),
+            "babble": sum(r["noise_file"].startswith(BABBLE_PREFIX) for r in set_rows),
         }
         measured[set_name] = {
             **_stats([r["measured_snr_db"] for r in set_rows]),
@@ -639,7 +828,8 @@ def _log_details(rows: list[dict[str, Any]], cfg: MixConfig) -> None:
     for row in rows:
         if row["rescaled"] == "yes":
             log.debug("%s: scaled down to peak %.3f", row["utterance"], cfg.peak)
-        if row["noise_looped"] == "yes":
+        # Babble talkers are utterances about as long as the speech: looping them is expected.
+        if row["noise_looped"] == "yes" and not row["babble_files"]:
             looped.setdefault(row["noise_file"], []).append(row["utterance"])
     for noise, utts in looped.items():
         log.info(
@@ -668,6 +858,13 @@ def _log_summary(info: dict[str, Any], out: Path) -> None:
             c["rescaled"],
             c["noise_looped"],
         )
+        if c["reverberant"] or c["babble"]:
+            log.info(
+                "%s: %d reverberant mixtures, %d with babble",
+                set_name,
+                c["reverberant"],
+                c["babble"],
+            )
     total = sum(c["pairs"] for c in info["counts"].values())
     rescaled = sum(c["rescaled"] for c in info["counts"].values())
     if total and rescaled / total > 0.1:
