@@ -1,4 +1,5 @@
-"""Evaluation: test-set layouts, SNR sources, scores and tables, silent references, the CLI."""
+"""Evaluation: test-set layouts, SNR sources, scores and tables, silent references, the CLI,
+the int8 model's evaluation and the scoring of already enhanced files."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from runs import make_run
 from test_enhance import ones_model, random_model, tiny_model_cfg
 from test_metrics import _hash_uniform, fixed_signals
 
-from lstm_se import evaluate, metrics
+from lstm_se import config, evaluate, metrics
 from lstm_se.cli import main
 
 RATE = 16000
@@ -164,3 +165,87 @@ def test_default_testset_is_the_runs_dataset(tiny_corpus, small_cfg, tmp_path):
     assert result["enhanced"]["pesq"]["mean"] == pytest.approx(
         result["noisy"]["pesq"]["mean"], abs=0.02
     )
+
+
+@pytest.fixture(scope="module")
+def exported_run(tiny_corpus, tmp_path_factory) -> Path:
+    """A 1 x 16 run trained briefly on the tiny corpus and exported (without the TFLite Micro
+    checks, which this module does not need)."""
+    from test_export import _train_briefly
+
+    from lstm_se import export, prepare
+
+    root = tmp_path_factory.mktemp("int8")
+    cfg = config.from_dict(
+        {
+            "dset": {
+                "wav": str(tiny_corpus),
+                "save_path": str(root / "records"),
+                "segment": 0.5,
+                "split": 0.75,
+                "shard_mb": 0.5,
+                "workers": 1,
+            },
+            "seed": 7,
+        },
+        ["model.layers=1", "model.units=16"],
+    )
+    prepare.prepare(cfg, workers=1, progress=False)
+    run = make_run(root, cfg, _train_briefly(cfg, steps=30), "tiny")
+    export.export_run(run, segments=8, check=False)
+    return run
+
+
+def test_int8_evaluation_sits_beside_the_float_one(exported_run, capsys):
+    flt = evaluate.evaluate_run(exported_run, workers=0, examples=0, progress=False)
+    assert main(["evaluate", "--run", str(exported_run), "--tflite"]) == 0
+    assert "(int8 model)" in capsys.readouterr().out
+    float_dir, int8_dir = evaluate.eval_dir(exported_run, "test"), exported_run / "eval/test_int8"
+    assert evaluate.eval_dir(exported_run, "test", "int8") == int8_dir
+    assert json.loads((float_dir / "metrics.json").read_text())["model"] == "float"
+    int8 = json.loads((int8_dir / "metrics.json").read_text())
+    assert int8["model"] == "int8" and int8["files"] == flt["files"] > 0
+    assert (int8_dir / "scores.csv").is_file() and list((int8_dir / "wav").glob("*.wav"))
+    for key in metrics.SCORE_KEYS:  # the same inputs
+        assert int8["noisy"][key]["mean"] == pytest.approx(flt["noisy"][key]["mean"], abs=1e-9)
+    # Quantized, frame by frame: close to the float model, but not the same numbers.
+    assert int8["enhanced"]["pesq"]["mean"] == pytest.approx(
+        flt["enhanced"]["pesq"]["mean"], abs=0.2
+    )
+    assert int8["enhanced"]["stoi"]["mean"] == pytest.approx(
+        flt["enhanced"]["stoi"]["mean"], abs=0.03
+    )
+    assert any(
+        int8["enhanced"][k]["mean"] != flt["enhanced"][k]["mean"] for k in metrics.SCORE_KEYS
+    )
+
+
+def test_int8_evaluation_without_an_export_names_the_file(runs, flat_set, capfd):
+    from lstm_se import mcu
+
+    with pytest.raises(evaluate.EvaluateError, match=r"model_int8\.tflite does not exist"):
+        evaluate.evaluate_run(runs["ones"], flat_set, masker_factory=mcu.int8_masker)
+    assert (
+        main(["evaluate", "--run", str(runs["ones"]), "--testset", str(flat_set), "--tflite"]) == 2
+    )
+    err = capfd.readouterr().err
+    assert "model_int8.tflite" in err and f"lstm-se export --run {runs['ones']}" in err
+    assert not (runs["ones"] / "eval" / "chime_like_int8").exists()
+
+
+def test_score_folder_scores_enhanced_files_like_evaluate(runs, flat_set, tmp_path):
+    """Enhanced wavs written by one evaluation and scored from their files give its scores."""
+    evaluate.evaluate_run(runs["random"], flat_set, tmp_path / "e", workers=0, examples=4)
+    enhanced = tmp_path / "e" / "wav"
+    (enhanced / "snr6_c.wav").unlink()  # a missing file is left out, and listed
+    scored = evaluate.score_folder(enhanced, flat_set, workers=0, progress=False)
+    assert scored["files"] == 3 and scored["missing"] == ["snr6_c"]
+    rows = {r["utt"]: r for r in csv.DictReader((tmp_path / "e" / "scores.csv").open())}
+    # 16-bit wavs: scores within rounding of the float arrays'
+    expected = np.nanmean(
+        [float(rows[u]["enhanced_si_sdr"]) for u in ("snr0_a", "snr0_silent", "snr6_b")]
+    )
+    assert scored["enhanced"]["si_sdr"]["mean"] == pytest.approx(expected, abs=0.05)
+    assert scored["noisy"]["pesq"]["n"] == 2  # the silent reference has no PESQ
+    with pytest.raises(evaluate.EvaluateError, match="does not exist"):
+        evaluate.score_folder(tmp_path / "nowhere", flat_set)

@@ -195,7 +195,17 @@ def _register_evaluate(sub: argparse._SubParsersAction) -> None:
         "clean/ + noisy/ (flat, e.g. devtest/chime2); input SNR from snr<dB>_ name prefixes "
         "or log.csv (default: the test split of the run's dataset)",
     )
-    p.set_defaults(func=lambda args: _stage("evaluate").command(args))
+    p.add_argument(
+        "--tflite",
+        action="store_true",
+        help="enhance with the exported int8 model (lstm-se export), frame by frame in TFLite "
+        "Micro; results go to eval/<testset>_int8/ beside the float ones",
+    )
+    p.set_defaults(
+        func=lambda args: _stage("evaluate").command(
+            args, masker_factory=_stage("mcu").int8_masker if args.tflite else None
+        )
+    )
 
 
 def _register_export(sub: argparse._SubParsersAction) -> None:

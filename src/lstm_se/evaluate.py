@@ -1,6 +1,6 @@
 """Score a trained run on a test set: PESQ-WB, STOI, ESTOI, SI-SDR, CSIG/CBAK/COVL.
 
-`lstm-se evaluate --run result/<name> [--testset DIR]`
+`lstm-se evaluate --run result/<name> [--testset DIR] [--tflite]`
 
 Test sets:
 
@@ -17,18 +17,24 @@ pair comes from a `snr<value>_` file-name prefix (`snr-3_440c0403.wav`) or else 
 
 For every pair the noisy input and the enhanced output are scored against the clean reference
 (`metrics.score_all`; scoring runs in a pool of processes while the model enhances the next
-files). Written to `<run>/eval/<testset name>/`:
+files). The Keras model enhances offline; with `--tflite` the run's exported int8 model
+(`<run>/export/model_int8.tflite`, from `lstm-se export`) enhances frame by frame in TFLite
+Micro, as `lstm-se enhance --tflite` does, and the results go to `<testset name>_int8/` beside
+the float ones. Written to `<run>/eval/<testset name>[_int8]/`:
 
 | file | content |
 |---|---|
 | `scores.csv` | one row per pair: utterance, SNR, seconds, noisy_* and enhanced_* metrics |
-| `metrics.json` | means, 95 % intervals, valid counts, by-SNR means, conventions, failures |
+| `metrics.json` | model (float/int8), means, 95 % intervals, valid counts, by-SNR means, failures |
 | `metrics.md` | the markdown tables (also printed) |
 | `plots/<utt>.png` | dB spectrograms (noisy, enhanced, clean) of a few example files |
 | `wav/<utt>.wav` | the enhanced examples (16-bit, model rate) |
 
 A metric that cannot be computed (e.g. PESQ of a silent reference) is NaN with a warning and
 left out of the mean; the valid count of each metric is reported.
+
+`score_folder` scores a folder of already enhanced files (e.g. another system's outputs) against
+a test set's references with the same code.
 """
 
 from __future__ import annotations
@@ -48,13 +54,17 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm import tqdm
 
 from . import LstmSeError, audio, features, metrics
 from .config import Config, atomic_write_text
+from .config import load as load_config
+
+if TYPE_CHECKING:
+    from .enhance import MaskerFactory
 
 log = logging.getLogger(__name__)
 
@@ -231,14 +241,23 @@ def manifest_pairs(cfg: Config) -> list[Pair]:
 # scoring
 
 
-def _score_pair(
-    utt: str, clean_path: str, noisy_path: str, enhanced: np.ndarray, rate: int
+def score_pair(
+    utt: str,
+    clean_path: str | os.PathLike[str],
+    noisy_path: str | os.PathLike[str],
+    enhanced: np.ndarray | str | os.PathLike[str],
+    rate: int,
 ) -> dict[str, Any]:
-    """Worker: read clean and noisy at `rate`, score noisy and enhanced against clean."""
+    """Score the noisy input and an enhanced signal (array at `rate`, or a file read at `rate`)
+    against the clean reference; `{utt, seconds, noisy_<key>, enhanced_<key>, warnings}`.
+
+    Runs in the scoring processes, so it takes paths and plain arrays."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", metrics.MetricWarning)
         clean = audio.read_mono(clean_path, rate)
         noisy = audio.read_mono(noisy_path, rate)
+        if not isinstance(enhanced, np.ndarray):
+            enhanced = audio.read_mono(enhanced, rate)
         row: dict[str, Any] = {"utt": utt, "seconds": round(len(clean) / rate, 3)}
         for prefix, est in (("noisy", noisy), ("enhanced", enhanced)):
             for key, value in metrics.score_all(clean, est, rate).items():
@@ -463,6 +482,89 @@ def _example_indices(n: int, k: int) -> set[int]:
     return {int(i) for i in np.linspace(0, n - 1, min(k, n)).round()} if n and k else set()
 
 
+MODELS = ("float", "int8")
+"""What enhances in an evaluation: the Keras model, or the exported int8 model."""
+
+
+def testset_name(testset: str | os.PathLike[str] | None) -> str:
+    """Name of a test set's results folder: `test` for the run's dataset, else the folder name."""
+    return "test" if testset is None else Path(testset).resolve().name
+
+
+def eval_dir(run_dir: str | os.PathLike[str], name: str, model: str = "float") -> Path:
+    """`<run>/eval/<name>` (the test set's name) for the float model, `<name>_<model>` else."""
+    return Path(run_dir) / "eval" / (name if model == "float" else f"{name}_{model}")
+
+
+class _Scorer:
+    """Scores pairs in a pool of processes while the caller enhances the next files
+    (`workers` 0: in this process). Spawned, not forked, workers: the parent runs
+    TensorFlow, whose threads do not survive a fork; the workers import only numpy, pesq and
+    pystoi."""
+
+    def __init__(self, rate: int, workers: int | None, total: int, progress: bool) -> None:
+        workers = (os.cpu_count() or 1) if workers is None else workers
+        self.rate = rate
+        self.pool = (
+            ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            if workers > 0
+            else None
+        )
+        self.bar = tqdm(total=total, desc="evaluate", unit="file", disable=not progress)
+        self.pending: list[tuple[Pair, Future | dict[str, Any]]] = []
+        self.failures: list[dict[str, str]] = []
+
+    def __enter__(self) -> _Scorer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.close()
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+    def skip(self, pair: Pair, error: str) -> None:
+        log.error("%s", error)
+        self.failures.append({"utt": pair.utt, "error": error})
+        self.bar.update()
+
+    def submit(self, pair: Pair, enhanced: np.ndarray | Path) -> None:
+        args = (pair.utt, str(pair.clean), str(pair.noisy), enhanced, self.rate)
+        if self.pool is None:
+            try:
+                self.pending.append((pair, score_pair(*args)))
+            except audio.AudioError as exc:
+                self.pending.append((pair, {"error": str(exc)}))
+            self.bar.update()
+        else:
+            fut = self.pool.submit(score_pair, *args)
+            fut.add_done_callback(lambda _f: self.bar.update())
+            self.pending.append((pair, fut))
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Every scored row (with its SNR), in submission order; failures go to `failures`."""
+        rows = []
+        for pair, job in self.pending:
+            try:
+                row = job.result() if isinstance(job, Future) else job
+            except audio.AudioError as exc:
+                row = {"error": str(exc)}
+            if "error" in row:
+                log.error("%s", row["error"])
+                self.failures.append({"utt": pair.utt, "error": row["error"]})
+                continue
+            for message in row.pop("warnings"):
+                log.warning("%s: %s", pair.utt, message)
+            rows.append({**row, "snr": pair.snr})
+        return rows
+
+
+def _run_config(run_dir: Path) -> Config:
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        raise EvaluateError(f"'{run_dir}' is not a run folder: it has no config.yaml")
+    return load_config(path)
+
+
 def evaluate_run(
     run_dir: str | os.PathLike[str],
     testset: str | os.PathLike[str] | None = None,
@@ -470,91 +572,73 @@ def evaluate_run(
     workers: int | None = None,
     examples: int = 3,
     progress: bool = True,
+    masker_factory: MaskerFactory | None = None,
 ) -> dict[str, Any]:
     """Enhance and score every pair of a test set; write the results; return metrics.json's data.
 
     `testset` None uses the run's dataset manifest. `workers`: scoring processes (None: all
     cores; 0: score in this process). `examples`: files that get spectrogram plots and wavs.
+    `masker_factory` (as `lstm-se evaluate --tflite` passes `mcu.int8_masker`): enhance frame
+    by frame with the masker it builds for the run, i.e. the exported int8 model, instead of
+    the Keras model; the results go to `eval_dir(run, name, "int8")`.
     """
     from . import enhance
 
     run_dir = Path(run_dir)
-    cfg, model = enhance.load(run_dir)
+    kind = "float" if masker_factory is None else "int8"
+    model: Any = None
+    masker: enhance.Masker | None = None
+    if masker_factory is None:
+        cfg, model = enhance.load(run_dir)
+    else:
+        if not run_dir.is_dir():
+            raise EvaluateError(f"run folder '{run_dir}' does not exist")
+        cfg = _run_config(run_dir)
+        try:
+            masker = masker_factory(run_dir, cfg)
+        except (LstmSeError, OSError, ValueError) as exc:  # e.g. mcu.McuError: no export yet
+            raise EvaluateError(f"cannot build the {kind} masker: {exc}") from exc
+    name = testset_name(testset)
     if testset is None:
-        name, layout, pairs = "test", "manifest", manifest_pairs(cfg)
+        layout, pairs = "manifest", manifest_pairs(cfg)
         source = str(Path(cfg.dset.save_path) / "manifest.json")
     else:
         layout, pairs = testset_pairs(testset)
-        name, source = Path(testset).resolve().name, str(testset)
-    out = Path(out_dir) if out_dir is not None else run_dir / "eval" / name
+        source = str(testset)
+    out = Path(out_dir) if out_dir is not None else eval_dir(run_dir, name, kind)
     rate = cfg.dset.sample_rate
-    workers = (os.cpu_count() or 1) if workers is None else workers
-    log.info("evaluating %s on %s (%s layout, %d pairs) -> %s", run_dir, source, layout,
-             len(pairs), out)  # fmt: skip
+    log.info("evaluating %s (%s model) on %s (%s layout, %d pairs) -> %s", run_dir, kind,
+             source, layout, len(pairs), out)  # fmt: skip
 
     show = _example_indices(len(pairs), examples)
-    failures: list[dict[str, str]] = []
-    rows: list[dict[str, Any]] = []
     start = time.perf_counter()
-    # Spawned (not forked) workers: the parent runs TensorFlow, whose threads do not survive a
-    # fork; the workers import only numpy, pesq and pystoi.
-    pool = (
-        ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-        if workers > 0
-        else None
-    )
-    pending: list[tuple[Pair, Future | dict[str, Any]]] = []
-    try:
-        bar = tqdm(total=len(pairs), desc="evaluate", unit="file", disable=not progress)
+    with _Scorer(rate, workers, len(pairs), progress) as scorer:
         for i, pair in enumerate(pairs):
             try:
                 noisy, noisy_rate = audio.read(pair.noisy)
-                enhanced, _ = enhance.enhance_waveform(noisy, noisy_rate, cfg, model=model)
+                enhanced, _ = enhance.enhance_waveform(
+                    noisy, noisy_rate, cfg, model=model, masker=masker
+                )
             except (audio.AudioError, ValueError) as exc:
-                log.error("%s", exc)
-                failures.append({"utt": pair.utt, "error": str(exc)})
-                bar.update()
+                scorer.skip(pair, str(exc))
                 continue
             if i in show:
                 _write_example(out, pair, enhanced, rate)
-            args = (pair.utt, str(pair.clean), str(pair.noisy), enhanced, rate)
-            if pool is None:
-                try:
-                    pending.append((pair, _score_pair(*args)))
-                except audio.AudioError as exc:
-                    pending.append((pair, {"error": str(exc)}))
-                bar.update()
-            else:
-                fut = pool.submit(_score_pair, *args)
-                fut.add_done_callback(lambda _f: bar.update())
-                pending.append((pair, fut))
-        for pair, job in pending:
-            try:
-                row = job.result() if isinstance(job, Future) else job
-            except audio.AudioError as exc:
-                row = {"error": str(exc)}
-            if "error" in row:
-                log.error("%s", row["error"])
-                failures.append({"utt": pair.utt, "error": row["error"]})
-                continue
-            for message in row.pop("warnings"):
-                log.warning("%s: %s", pair.utt, message)
-            rows.append({**row, "snr": pair.snr})
-        bar.close()
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+            scorer.submit(pair, enhanced)
+        rows = scorer.rows()
     if not rows:
         raise EvaluateError(f"no pair of {source} could be scored")
 
     summary = summarize(rows)
-    table = markdown_table(summary, f"{run_dir.name} on {name}", len(rows))
+    title = f"{run_dir.name} on {name}" + (" (int8 model)" if kind == "int8" else "")
+    table = markdown_table(summary, title, len(rows))
     result = {
         "run": str(run_dir),
+        "model": kind,
         "testset": source,
         "layout": layout,
         "files": len(rows),
-        "failed": failures,
+        "failed": scorer.failures,
         "rate": rate,
         "seconds": round(time.perf_counter() - start, 2),
         "conventions": CONVENTIONS,
@@ -567,6 +651,52 @@ def evaluate_run(
     log.info("wrote %s (scores.csv, metrics.json, metrics.md, plots/, wav/)", out)
     result["table"] = table
     return result
+
+
+def score_folder(
+    enhanced_dir: str | os.PathLike[str],
+    testset: str | os.PathLike[str],
+    rate: int = 16000,
+    workers: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Score already enhanced files against a test set's clean references.
+
+    `enhanced_dir` holds one file per test pair with the pair's stem (e.g. another system's
+    outputs, as `devtest/chime2/tinylstm_baseline/` beside `clean/` and `noisy/`); pairs
+    without one are listed in `missing` and left out. Scored like `evaluate_run` (at `rate`),
+    so the returned `noisy`/`enhanced` summaries compare with its results.
+    """
+    enhanced_dir = Path(enhanced_dir)
+    if not enhanced_dir.is_dir():
+        raise EvaluateError(f"folder of enhanced files '{enhanced_dir}' does not exist")
+    layout, pairs = testset_pairs(testset)
+    found = _audio_by_stem(enhanced_dir)
+    missing = [p.utt for p in pairs if p.utt not in found]
+    if missing:
+        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+        log.warning(
+            "%s: %d of %d test files missing, left out: %s",
+            enhanced_dir, len(missing), len(pairs), shown,
+        )  # fmt: skip
+    pairs = [p for p in pairs if p.utt in found]
+    with _Scorer(rate, workers, len(pairs), progress) as scorer:
+        for pair in pairs:
+            scorer.submit(pair, found[pair.utt])
+        rows = scorer.rows()
+    if not rows:
+        raise EvaluateError(f"no file of {enhanced_dir} could be scored against {testset}")
+    return {
+        "source": str(enhanced_dir),
+        "testset": str(testset),
+        "layout": layout,
+        "files": len(rows),
+        "missing": missing,
+        "failed": scorer.failures,
+        "rate": rate,
+        "conventions": CONVENTIONS,
+        **summarize(rows),
+    }
 
 
 def _write_example(out: Path, pair: Pair, enhanced: np.ndarray, rate: int) -> None:
@@ -586,12 +716,19 @@ def _write_example(out: Path, pair: Pair, enhanced: np.ndarray, rate: int) -> No
     _save_figure(fig, out / "plots" / f"{pair.utt}.png")
 
 
-def command(args: argparse.Namespace) -> int:
-    """`lstm-se evaluate --run DIR [--testset DIR]`: prints the table; 1 if any pair failed."""
+def command(args: argparse.Namespace, masker_factory: MaskerFactory | None = None) -> int:
+    """`lstm-se evaluate --run DIR [--testset DIR] [--tflite]`: prints the table; 1 if any pair
+    failed, 2 if nothing could be evaluated. `masker_factory` is what `--tflite` uses
+    (the CLI passes `mcu.int8_masker`: mcu comes later in the pipeline than this module)."""
     from .enhance import EnhanceError
 
+    if getattr(args, "tflite", False) and masker_factory is None:
+        log.error("--tflite needs the int8 masker of lstm_se.mcu, which is not available here")
+        return 2
     try:
-        result = evaluate_run(args.run, getattr(args, "testset", None))
+        result = evaluate_run(
+            args.run, getattr(args, "testset", None), masker_factory=masker_factory
+        )
     except (EvaluateError, EnhanceError, FileNotFoundError) as exc:
         log.error("%s", exc)
         return 2
