@@ -64,7 +64,10 @@ def make_inputs(
 
 
 def build(root: Path, out: Path, cfg: MixConfig = CFG16, **kwargs) -> dict:
-    speech, noise = make_inputs(root, **kwargs)
+    return mix_folders(*make_inputs(root, **kwargs), out, cfg)
+
+
+def mix_folders(speech: Path, noise: Path, out: Path, cfg: MixConfig = CFG16) -> dict:
     return mix.make_corpus(
         mix.find_speech(speech),
         mix.find_noise(noise),
@@ -534,15 +537,7 @@ def test_babble_replaces_noise_files_with_other_speakers_of_the_set(tmp_path: Pa
     speech, noise = make_inputs(tmp_path / "in", speakers=10, utts=1)
 
     def run(out: Path) -> dict[str, Any]:
-        return mix.make_corpus(
-            mix.find_speech(speech),
-            mix.find_noise(noise),
-            out,
-            cfg,
-            speech_root=speech,
-            noise_root=noise,
-            progress=False,
-        )
+        return mix_folders(speech, noise, out, cfg)
 
     info = run(tmp_path / "a")
     out = tmp_path / "a"
