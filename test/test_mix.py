@@ -67,12 +67,15 @@ def build(root: Path, out: Path, cfg: MixConfig = CFG16, **kwargs) -> dict:
     return mix_folders(*make_inputs(root, **kwargs), out, cfg)
 
 
-def mix_folders(speech: Path, noise: Path, out: Path, cfg: MixConfig = CFG16) -> dict:
+def mix_folders(
+    speech: Path, noise: Path, out: Path, cfg: MixConfig = CFG16, workers: int = 1
+) -> dict:
     return mix.make_corpus(
         mix.find_speech(speech),
         mix.find_noise(noise),
         out,
         cfg,
+        workers=workers,
         speech_root=speech,
         noise_root=noise,
         progress=False,
@@ -208,16 +211,7 @@ def test_same_seed_same_bytes_other_seed_differs_workers_do_not_matter(tmp_path:
     speech, noise = make_inputs(tmp_path / "in", speakers=4, utts=2)
 
     def run(out: Path, cfg: MixConfig, workers: int) -> dict[str, bytes]:
-        mix.make_corpus(
-            mix.find_speech(speech),
-            mix.find_noise(noise),
-            out,
-            cfg,
-            workers=workers,
-            speech_root=speech,
-            noise_root=noise,
-            progress=False,
-        )
+        mix_folders(speech, noise, out, cfg, workers)
         return tree_bytes(out)
 
     first = run(tmp_path / "a", CFG16, 1)
@@ -580,14 +574,7 @@ def test_augmented_corpus_is_reproducible_whatever_the_workers(tmp_path: Path) -
     )
 
     def run(out: Path, cfg: MixConfig, workers: int) -> dict[str, bytes]:
-        mix.make_corpus(
-            mix.find_speech(speech),
-            mix.find_noise(noise),
-            out,
-            cfg,
-            workers=workers,
-            progress=False,
-        )
+        mix_folders(speech, noise, out, cfg, workers)
         return tree_bytes(out)
 
     first = run(tmp_path / "a", cfg, 1)
