@@ -15,7 +15,7 @@ from runs import make_run
 from test_enhance import ones_model, random_model, tiny_model_cfg
 from test_metrics import _hash_uniform, fixed_signals
 
-from lstm_se import config, evaluate, metrics
+from lstm_se import evaluate, metrics
 from lstm_se.cli import main
 
 RATE = 16000
@@ -171,27 +171,12 @@ def test_default_testset_is_the_runs_dataset(tiny_corpus, small_cfg, tmp_path):
 def exported_run(tiny_corpus, tmp_path_factory) -> Path:
     """A 1 x 16 run trained briefly on the tiny corpus and exported (without the TFLite Micro
     checks, which this module does not need)."""
-    from test_export import _train_briefly
+    from test_export import tiny_trained_run
 
-    from lstm_se import export, prepare
+    from lstm_se import export
 
     root = tmp_path_factory.mktemp("int8")
-    cfg = config.from_dict(
-        {
-            "dset": {
-                "wav": str(tiny_corpus),
-                "save_path": str(root / "records"),
-                "segment": 0.5,
-                "split": 0.75,
-                "shard_mb": 0.5,
-                "workers": 1,
-            },
-            "seed": 7,
-        },
-        ["model.layers=1", "model.units=16"],
-    )
-    prepare.prepare(cfg, workers=1, progress=False)
-    run = make_run(root, cfg, _train_briefly(cfg, steps=30), "tiny")
+    run = tiny_trained_run(tiny_corpus, root, ["model.layers=1", "model.units=16"], steps=30)
     export.export_run(run, segments=8, check=False)
     return run
 

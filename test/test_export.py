@@ -44,14 +44,13 @@ def _train_briefly(cfg: config.Config, steps: int = 40) -> keras.Model:
     return model
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tiny_corpus, tmp_path_factory) -> Path:
-    """A run of a 2 x 32 model trained briefly on records of the tiny corpus."""
-    root = tmp_path_factory.mktemp("export")
+def tiny_trained_run(corpus: Path, root: Path, overrides: list[str], steps: int = 40) -> Path:
+    """Records of `corpus` under `root` and a run of the model `overrides` describe, trained
+    briefly on them."""
     cfg = config.from_dict(
         {
             "dset": {
-                "wav": str(tiny_corpus),
+                "wav": str(corpus),
                 "save_path": str(root / "records"),
                 "segment": 0.5,
                 "split": 0.75,
@@ -60,10 +59,16 @@ def tiny_run(tiny_corpus, tmp_path_factory) -> Path:
             },
             "seed": 7,
         },
-        ["model.units=32"],
+        overrides,
     )
     prepare.prepare(cfg, workers=1, progress=False)
-    return make_run(root, cfg, _train_briefly(cfg), "tiny")
+    return make_run(root, cfg, _train_briefly(cfg, steps=steps), "tiny")
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_corpus, tmp_path_factory) -> Path:
+    """A run of a 2 x 32 model trained briefly on records of the tiny corpus."""
+    return tiny_trained_run(tiny_corpus, tmp_path_factory.mktemp("export"), ["model.units=32"])
 
 
 @pytest.fixture(scope="module")
