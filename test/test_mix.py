@@ -82,6 +82,13 @@ def mix_folders(
     )
 
 
+def mix_cli(speech: Path, noise: Path, out: Path, *overrides: str) -> int:
+    """`lstm-se mix --speech SPEECH --noise NOISE --out OUT [overrides]`; the exit status."""
+    return main(
+        ["mix", "--speech", str(speech), "--noise", str(noise), "--out", str(out), *overrides]
+    )
+
+
 def read_log(out: Path) -> list[dict[str, str]]:
     with open(out / "log.csv", newline="") as fh:
         return list(csv.DictReader(fh))
@@ -244,18 +251,7 @@ def test_loud_speech_is_rescaled_never_clipped(tmp_path: Path) -> None:
 def test_short_noise_is_looped_and_named(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     speech, noise = make_inputs(tmp_path, short_noise=True)  # 0.3 s noise, 0.6-1 s speech
     out = tmp_path / "corpus"
-    rc = main(
-        [
-            "mix",
-            "--speech",
-            str(speech),
-            "--noise",
-            str(noise),
-            "--out",
-            str(out),
-            "mix.sample_rate=16000",
-        ]
-    )
+    rc = mix_cli(speech, noise, out, "mix.sample_rate=16000")
     assert rc == 0
     err = capsys.readouterr().err
     rows = read_log(out)
@@ -278,22 +274,7 @@ def test_short_noise_is_looped_and_named(tmp_path: Path, capsys: pytest.CaptureF
 def test_cli_mix_writes_the_corpus(tmp_path: Path) -> None:
     speech, noise = make_inputs(tmp_path, speakers=3, utts=1)
     out = tmp_path / "corpus"
-    assert (
-        main(
-            [
-                "mix",
-                "--speech",
-                str(speech),
-                "--noise",
-                str(noise),
-                "--out",
-                str(out),
-                "mix.sample_rate=16000",
-                "mix.seed=5",
-            ]
-        )
-        == 0
-    )
+    assert mix_cli(speech, noise, out, "mix.sample_rate=16000", "mix.seed=5") == 0
     info = json.loads((out / "info.json").read_text())
     assert info["seed"] == 5 and info["sample_rate"] == 16000
     assert sum(c["pairs"] for c in info["counts"].values()) == 3
@@ -339,18 +320,7 @@ def test_bad_input_names_the_culprit_and_leaves_nothing(
         sf.write(culprit, np.zeros(8000, dtype=np.float32), 16000)
     out = tmp_path / "out" / "corpus"
     out.parent.mkdir()
-    rc = main(
-        [
-            "mix",
-            "--speech",
-            str(speech),
-            "--noise",
-            str(noise),
-            "--out",
-            str(out),
-            "mix.sample_rate=16000",
-        ]
-    )
+    rc = mix_cli(speech, noise, out, "mix.sample_rate=16000")
     err = capsys.readouterr().err
     assert rc == 1
     assert str(culprit) in err
@@ -364,28 +334,13 @@ def test_existing_out_is_refused_unless_force(
     out = tmp_path / "corpus"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    args = [
-        "mix",
-        "--speech",
-        str(speech),
-        "--noise",
-        str(noise),
-        "--out",
-        str(out),
-        "mix.sample_rate=16000",
-    ]
-    assert main(args) == 1
+    assert mix_cli(speech, noise, out, "mix.sample_rate=16000") == 1
     assert "already exists" in capsys.readouterr().err and (out / "keep.txt").exists()
-    assert main([*args, "--force"]) == 0
+    assert mix_cli(speech, noise, out, "mix.sample_rate=16000", "--force") == 0
     assert not (out / "keep.txt").exists() and (out / "log.csv").is_file()
     assert not _leftovers(tmp_path, out)
     # An output inside an input folder is refused (it would be read back as input).
-    assert (
-        main(
-            ["mix", "--speech", str(speech), "--noise", str(noise), "--out", str(speech / "corpus")]
-        )
-        == 1
-    )
+    assert mix_cli(speech, noise, speech / "corpus") == 1
     assert "must not be" in capsys.readouterr().err
 
 
