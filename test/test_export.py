@@ -122,52 +122,73 @@ def test_int8_in_tflite_micro_matches_the_float_model_on_a_demo_like_clip(export
     assert mcu.mask_snr_db(ref, est) >= 40.0
 
 
-def test_c_array_compiles_and_a_c_test_checks_its_length(exported, tiny_run, tmp_path):
-    gcc = shutil.which("gcc")
-    if gcc is None:
-        pytest.skip("gcc is not installed")
-    folder = export.export_dir(tiny_run)
-    header = (folder / export.C_HEADER_FILE).read_text()
-    assert f"#define LSTM_SE_MODEL_LEN {exported.report['c_array']['bytes']}u" in header
-    arena = exported.report["arena"]["recommended_bytes"]
-    assert f"#define LSTM_SE_TENSOR_ARENA_SIZE {arena}u" in header
-    (tmp_path / "check.c").write_text(
-        """
-#include <stdint.h>
-#include <string.h>
-#include "model_int8.h"
-
-int main(void) {
-  int frame_shape[] = LSTM_SE_INPUT_FRAME_SHAPE;
-  int state_inputs[] = LSTM_SE_STATE_INPUTS;
-  if (lstm_se_model_len != LSTM_SE_MODEL_LEN) return 1;
-  if (((uintptr_t)lstm_se_model) % 16 != 0) return 2;
-  if (memcmp(lstm_se_model + 4, "TFL3", 4) != 0) return 3;  /* flatbuffer identifier */
-  if (frame_shape[LSTM_SE_INPUT_FRAME_RANK - 1] != LSTM_SE_N_BINS) return 4;
-  if (sizeof(state_inputs) / sizeof(state_inputs[0]) != LSTM_SE_N_STATES) return 5;
-  /* a mask of 0.5 quantizes to 0 with scale 1/256 and zero point -128 */
-  if (lstm_se_quantize(0.5f, LSTM_SE_OUTPUT_MASK_SCALE, LSTM_SE_OUTPUT_MASK_ZERO_POINT) != 0)
-    return 6;
+_C_CHECK = """
+/* the checks of one generated header, as a function of the prefix */
+static int check_PFX(void) {
+  int frame_shape[] = PFX_UP_INPUT_FRAME_SHAPE;
+  int state_inputs[] = PFX_UP_STATE_INPUTS;
+  float half;
+  if (PFX_model_len != PFX_UP_MODEL_LEN) return 1;
+  if (((uintptr_t)PFX_model) % 16 != 0) return 2;
+  if (memcmp(PFX_model + 4, "TFL3", 4) != 0) return 3;  /* flatbuffer identifier */
+  if (frame_shape[PFX_UP_INPUT_FRAME_RANK - 1] != PFX_UP_N_BINS) return 4;
+  if (sizeof(state_inputs) / sizeof(state_inputs[0]) != PFX_UP_N_STATES) return 5;
+  /* a mask of 0.5 survives quantization to within half a step */
+  half = PFX_dequantize(
+      PFX_quantize(0.5f, PFX_UP_OUTPUT_MASK_SCALE, PFX_UP_OUTPUT_MASK_ZERO_POINT),
+      PFX_UP_OUTPUT_MASK_SCALE, PFX_UP_OUTPUT_MASK_ZERO_POINT);
+  if (fabsf(half - 0.5f) > 0.5f * PFX_UP_OUTPUT_MASK_SCALE) return 6;
   return 0;
 }
 """
-    )
-    for name in (export.C_HEADER_FILE, export.C_SOURCE_FILE):
-        shutil.copy(folder / name, tmp_path / name)
+
+
+def _compile_c_check(folder: Path, tmp_path: Path, arrays: list[tuple[str, str, str]]) -> None:
+    """Compile the generated (header, source, prefix) `arrays` with gcc, as C and C++, into one
+    C program that checks each array's length, alignment and constants; run it."""
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.skip("gcc is not installed")
+    lines = ["#include <math.h>", "#include <stdint.h>", "#include <string.h>"]
+    lines += [f'#include "{header}"' for header, _, _ in arrays]
+    for _, _, prefix in arrays:
+        lines.append(_C_CHECK.replace("PFX_UP", prefix.upper()).replace("PFX", prefix))
+    calls = " || ".join(f"check_{prefix}()" for _, _, prefix in arrays)
+    lines.append(f"int main(void) {{ return {calls}; }}")
+    (tmp_path / "check.c").write_text("\n".join(lines) + "\n")
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=300)
 
     flags = ["-Wall", "-Wextra", "-Werror"]
+    objects = []
+    for header, source, prefix in arrays:
+        shutil.copy(folder / header, tmp_path / header)
+        shutil.copy(folder / source, tmp_path / source)
+        objects.append(f"{prefix}.o")
+        for cmd in (
+            [gcc, *flags, "-c", source, "-o", objects[-1]],  # as C++ (.cc)
+            [gcc, *flags, "-x", "c", "-std=c11", "-c", source, "-o", f"{prefix}_c.o"],
+        ):
+            proc = run(*cmd)
+            assert proc.returncode == 0, proc.stderr
     for cmd in (
-        [gcc, *flags, "-c", export.C_SOURCE_FILE, "-o", "model.o"],  # as C++ (.cc)
-        [gcc, *flags, "-x", "c", "-std=c11", "-c", export.C_SOURCE_FILE, "-o", "model_c.o"],
         [gcc, *flags, "-std=c11", "-c", "check.c", "-o", "check.o"],
-        [gcc, "check.o", "model.o", "-o", "check", "-lm"],
+        [gcc, "check.o", *objects, "-o", "check", "-lm"],
     ):
         proc = run(*cmd)
         assert proc.returncode == 0, proc.stderr
     assert run("./check").returncode == 0
+
+
+def test_c_array_compiles_and_a_c_test_checks_its_length(exported, tiny_run, tmp_path):
+    folder = export.export_dir(tiny_run)
+    header = (folder / export.C_HEADER_FILE).read_text()
+    assert f"#define LSTM_SE_MODEL_LEN {exported.report['c_array']['bytes']}u" in header
+    arena = exported.report["arena"]["recommended_bytes"]
+    assert f"#define LSTM_SE_TENSOR_ARENA_SIZE {arena}u" in header
+    assert "static inline int8_t lstm_se_quantize" in header
+    _compile_c_check(folder, tmp_path, [(export.C_HEADER_FILE, export.C_SOURCE_FILE, "lstm_se")])
 
 
 def test_export_is_deterministic_and_survives_a_failed_check(
@@ -211,6 +232,23 @@ def test_enhance_tflite_uses_the_int8_model(exported, tiny_run, tmp_path):
     noisy, _ = audio.read(tmp_path / "in.wav")
     direct, _ = enhance.enhance_waveform(noisy, rate, cfg, masker=mcu.int8_masker(tiny_run, cfg))
     assert np.max(np.abs(enhanced - direct)) < 2 / 32768  # 16-bit rounding
+
+
+def test_int16_flag_needs_tflite_and_a_16x8_export(exported, tiny_run, tmp_path, capfd):
+    sf.write(tmp_path / "in.wav", _demo_like_clip(0.5), 16000, subtype="PCM_16")
+    args = ["--run", str(tiny_run), str(tmp_path / "in.wav"), "--out", str(tmp_path / "o")]
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["enhance", *args, "--int16"])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit):
+        cli.main(["evaluate", "--run", str(tiny_run), "--int16"])
+    # The tiny run was exported without --int16: a clear error naming the missing model.
+    assert cli.main(["enhance", *args, "--tflite", "--int16"]) == 2
+    err = capfd.readouterr().err
+    assert export.INT16_FILE in err and "--int16` first" in err
+    assert not (tmp_path / "o" / "in.wav").exists()
+    with pytest.raises(mcu.McuError, match="unknown exported model"):
+        mcu.exported_masker(tiny_run, kind="int4")
 
 
 def test_a_crash_in_the_child_becomes_a_clear_error():
@@ -263,6 +301,39 @@ def test_int16_export_runs_in_tflite_micro(tiny_run, tmp_path):
     assert result.report["models"]["16x8"]["inputs"][0]["dtype"] == "int16"
     snr = result.report["verification"]["mask_snr_db_by_model"]
     assert snr["16x8_tflm"] >= 40.0
+    # Its C array: int16 I/O helpers, its own measured arena, and symbols of its own, so one
+    # firmware can hold both models.
+    folder = export.export_dir(copy)
+    header = (folder / export.C_HEADER_16X8_FILE).read_text()
+    assert "static inline int16_t lstm_se_16x8_quantize" in header
+    arena = result.report["arena_16x8"]["recommended_bytes"]
+    assert f"#define LSTM_SE_16X8_TENSOR_ARENA_SIZE {arena}u" in header
+    assert result.report["c_array_16x8"]["bytes"] == result.files[export.INT16_FILE].stat().st_size
+    _compile_c_check(
+        folder,
+        tmp_path,
+        [
+            (export.C_HEADER_FILE, export.C_SOURCE_FILE, export.C_PREFIX),
+            (export.C_HEADER_16X8_FILE, export.C_SOURCE_16X8_FILE, export.C_PREFIX_16X8),
+        ],
+    )
+    # `--tflite --int16` enhances with the 16x8 model; a later export without --int16 removes
+    # the 16x8 files (they would no longer match the int8 model).
+    clip = _demo_like_clip(1.0)
+    sf.write(tmp_path / "in.wav", clip, 16000, subtype="PCM_16")
+    args = ["enhance", "--run", str(copy), str(tmp_path / "in.wav"), "--out", str(tmp_path / "o")]
+    assert cli.main([*args, "--tflite", "--int16"]) == 0
+    from lstm_se import audio, enhance
+
+    cfg = export.load_run_config(copy)
+    noisy, _ = audio.read(tmp_path / "in.wav")
+    masker = mcu.int16_masker(copy, cfg)
+    direct, _ = enhance.enhance_waveform(noisy, 16000, cfg, masker=masker)
+    enhanced, _ = sf.read(tmp_path / "o" / "in.wav", dtype="float32")
+    assert np.max(np.abs(enhanced - direct)) < 2 / 32768
+    export.export_run(copy, check=False)
+    for name in (export.INT16_FILE, export.C_HEADER_16X8_FILE, export.C_SOURCE_16X8_FILE):
+        assert not (folder / name).exists(), name
 
 
 @pytest.mark.slow

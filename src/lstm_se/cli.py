@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from . import LstmSeError, __version__
 from . import config as config_mod
@@ -173,11 +174,8 @@ def _register_enhance(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="use the exported int8 model (what the device will output)",
     )
-    p.set_defaults(
-        func=lambda args: _stage("enhance").command(
-            args, masker_factory=_stage("mcu").int8_masker if args.tflite else None
-        )
-    )
+    _add_int16_arg(p)
+    p.set_defaults(func=lambda args: _stage("enhance").command(args, _exported_masker(p, args)))
 
 
 def _register_evaluate(sub: argparse._SubParsersAction) -> None:
@@ -201,11 +199,26 @@ def _register_evaluate(sub: argparse._SubParsersAction) -> None:
         help="enhance with the exported int8 model (lstm-se export), frame by frame in TFLite "
         "Micro; results go to eval/<testset>_int8/ beside the float ones",
     )
-    p.set_defaults(
-        func=lambda args: _stage("evaluate").command(
-            args, masker_factory=_stage("mcu").int8_masker if args.tflite else None
-        )
+    _add_int16_arg(p)
+    p.set_defaults(func=lambda args: _stage("evaluate").command(args, _exported_masker(p, args)))
+
+
+def _add_int16_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--int16",
+        action="store_true",
+        help="with --tflite: the 16x8 model instead (int16 activations; lstm-se export --int16)",
     )
+
+
+def _exported_masker(p: argparse.ArgumentParser, args: argparse.Namespace) -> Any:
+    """The mcu masker factory that --tflite [--int16] asks for, or None without --tflite."""
+    if args.int16 and not args.tflite:
+        p.error("--int16 goes with --tflite (it picks the exported 16x8 model)")
+    if not args.tflite:
+        return None
+    mcu = _stage("mcu")
+    return mcu.int16_masker if args.int16 else mcu.int8_masker
 
 
 def _register_export(sub: argparse._SubParsersAction) -> None:

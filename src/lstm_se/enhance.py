@@ -389,7 +389,7 @@ def enhance_files(
 
 
 def command(args: argparse.Namespace, masker_factory: MaskerFactory | None = None) -> int:
-    """`lstm-se enhance --run DIR INPUT... --out DIR [--streaming] [--tflite]`.
+    """`lstm-se enhance --run DIR INPUT... --out DIR [--streaming] [--tflite [--int16]]`.
 
     Exit status 0 when every file was enhanced, 1 when any failed, 2 on a usage error.
     """
@@ -397,7 +397,7 @@ def command(args: argparse.Namespace, masker_factory: MaskerFactory | None = Non
     tflite = bool(getattr(args, "tflite", False))
     if tflite and masker_factory is None:
         log.error(
-            "--tflite needs the int8 masker of lstm_se.mcu, which is not available in this "
+            "--tflite needs the maskers of lstm_se.mcu, which are not available in this "
             "installation; export the run (`lstm-se export --run %s`) with mcu support, or "
             "leave out --tflite to use the Keras model",
             run_dir,
@@ -410,7 +410,7 @@ def command(args: argparse.Namespace, masker_factory: MaskerFactory | None = Non
             try:
                 masker = masker_factory(run_dir, cfg)  # type: ignore[misc]
             except Exception as exc:  # a plug-in's own error type (e.g. mcu.McuError)
-                log.error("--tflite: cannot build the int8 masker: %s", exc)
+                log.error("--tflite: cannot build the exported model's masker: %s", exc)
                 return 2
             n_ok, failures = enhance_paths(cfg, args.inputs, args.out, masker=masker)
         else:

@@ -20,12 +20,14 @@ For every pair the noisy input and the enhanced output are scored against the cl
 files). The Keras model enhances offline; with `--tflite` the run's exported int8 model
 (`<run>/export/model_int8.tflite`, from `lstm-se export`) enhances frame by frame in TFLite
 Micro, as `lstm-se enhance --tflite` does, and the results go to `<testset name>_int8/` beside
-the float ones. Written to `<run>/eval/<testset name>[_int8]/`:
+the float ones; `--tflite --int16` does the same with the 16x8 model (`model_16x8.tflite`,
+from `lstm-se export --int16`) into `<testset name>_16x8/`. Written to
+`<run>/eval/<testset name>[_int8|_16x8]/`:
 
 | file | content |
 |---|---|
 | `scores.csv` | one row per pair: utterance, SNR, seconds, noisy_* and enhanced_* metrics |
-| `metrics.json` | model (float/int8), means, 95 % intervals, valid counts, by-SNR means, failures |
+| `metrics.json` | model (float/int8/16x8), means, 95 % intervals, valid counts, by-SNR means |
 | `metrics.md` | the markdown tables (also printed) |
 | `plots/<utt>.png` | dB spectrograms (noisy, enhanced, clean) of a few example files |
 | `wav/<utt>.wav` | the enhanced examples (16-bit, model rate) |
@@ -482,8 +484,8 @@ def _example_indices(n: int, k: int) -> set[int]:
     return {int(i) for i in np.linspace(0, n - 1, min(k, n)).round()} if n and k else set()
 
 
-MODELS = ("float", "int8")
-"""What enhances in an evaluation: the Keras model, or the exported int8 model."""
+MODELS = ("float", "int8", "16x8")
+"""What enhances in an evaluation: the Keras model, or an exported int8 or 16x8 model."""
 
 
 def testset_name(testset: str | os.PathLike[str] | None) -> str:
@@ -573,19 +575,24 @@ def evaluate_run(
     examples: int = 3,
     progress: bool = True,
     masker_factory: MaskerFactory | None = None,
+    masker_kind: str = "int8",
 ) -> dict[str, Any]:
     """Enhance and score every pair of a test set; write the results; return metrics.json's data.
 
     `testset` None uses the run's dataset manifest. `workers`: scoring processes (None: all
     cores; 0: score in this process). `examples`: files that get spectrogram plots and wavs.
     `masker_factory` (as `lstm-se evaluate --tflite` passes `mcu.int8_masker`): enhance frame
-    by frame with the masker it builds for the run, i.e. the exported int8 model, instead of
-    the Keras model; the results go to `eval_dir(run, name, "int8")`.
+    by frame with the masker it builds for the run, i.e. an exported model, instead of
+    the Keras model; the results go to `eval_dir(run, name, masker_kind)`, where
+    `masker_kind` names the exported model the factory builds ('int8', or '16x8' for
+    `--tflite --int16`).
     """
     from . import enhance
 
     run_dir = Path(run_dir)
-    kind = "float" if masker_factory is None else "int8"
+    kind = "float" if masker_factory is None else masker_kind
+    if kind not in MODELS:
+        raise EvaluateError(f"unknown model kind '{kind}' (one of {', '.join(MODELS)})")
     model: Any = None
     masker: enhance.Masker | None = None
     if masker_factory is None:
@@ -630,7 +637,7 @@ def evaluate_run(
         raise EvaluateError(f"no pair of {source} could be scored")
 
     summary = summarize(rows)
-    title = f"{run_dir.name} on {name}" + (" (int8 model)" if kind == "int8" else "")
+    title = f"{run_dir.name} on {name}" + (f" ({kind} model)" if kind != "float" else "")
     table = markdown_table(summary, title, len(rows))
     result = {
         "run": str(run_dir),
@@ -717,17 +724,21 @@ def _write_example(out: Path, pair: Pair, enhanced: np.ndarray, rate: int) -> No
 
 
 def command(args: argparse.Namespace, masker_factory: MaskerFactory | None = None) -> int:
-    """`lstm-se evaluate --run DIR [--testset DIR] [--tflite]`: prints the table; 1 if any pair
-    failed, 2 if nothing could be evaluated. `masker_factory` is what `--tflite` uses
-    (the CLI passes `mcu.int8_masker`: mcu comes later in the pipeline than this module)."""
+    """`lstm-se evaluate --run DIR [--testset DIR] [--tflite [--int16]]`: prints the table; 1 if
+    any pair failed, 2 if nothing could be evaluated. `masker_factory` is what `--tflite` uses
+    (the CLI passes `mcu.int8_masker`, or `mcu.int16_masker` with `--int16`: mcu comes later
+    in the pipeline than this module)."""
     from .enhance import EnhanceError
 
     if getattr(args, "tflite", False) and masker_factory is None:
-        log.error("--tflite needs the int8 masker of lstm_se.mcu, which is not available here")
+        log.error("--tflite needs the maskers of lstm_se.mcu, which are not available here")
         return 2
     try:
         result = evaluate_run(
-            args.run, getattr(args, "testset", None), masker_factory=masker_factory
+            args.run,
+            getattr(args, "testset", None),
+            masker_factory=masker_factory,
+            masker_kind="16x8" if getattr(args, "int16", False) else "int8",
         )
     except (EvaluateError, EnhanceError, FileNotFoundError) as exc:
         log.error("%s", exc)

@@ -260,6 +260,30 @@ class TFLiteMasker:
         )
 
 
+#: Exported TFLite models a masker can run on the device path: kind -> file in `<run>/export/`.
+EXPORTED_MODELS = {"int8": export_mod.INT8_FILE, "16x8": export_mod.INT16_FILE}
+
+
+def exported_masker(
+    run_dir: str | os.PathLike[str],
+    cfg: config_mod.Config | None = None,
+    backend: str = "tflm",
+    kind: str = "int8",
+) -> TFLiteMasker:
+    """The masker of an exported run's `kind` model ('int8': `model_int8.tflite`, '16x8':
+    `model_16x8.tflite`, written by `lstm-se export --int16`)."""
+    if kind not in EXPORTED_MODELS:
+        raise McuError(f"unknown exported model '{kind}' (one of {', '.join(EXPORTED_MODELS)})")
+    run_dir = Path(run_dir)
+    path = export_mod.export_dir(run_dir) / EXPORTED_MODELS[kind]
+    if not path.is_file():
+        flag = " --int16" if kind == "16x8" else ""
+        raise McuError(f"{path} does not exist: run `lstm-se export --run {run_dir}{flag}` first")
+    if cfg is None:
+        cfg = export_mod.load_run_config(run_dir)
+    return TFLiteMasker(path.read_bytes(), cfg, backend=backend)
+
+
 def int8_masker(
     run_dir: str | os.PathLike[str],
     cfg: config_mod.Config | None = None,
@@ -270,18 +294,23 @@ def int8_masker(
     Matches enhance's `MaskerFactory` (run folder, config): `lstm-se enhance --tflite` uses it,
     with TFLite Micro by default, so what you hear is what the device computes.
     """
-    run_dir = Path(run_dir)
-    path = export_mod.export_dir(run_dir) / export_mod.INT8_FILE
-    if not path.is_file():
-        raise McuError(f"{path} does not exist: run `lstm-se export --run {run_dir}` first")
-    if cfg is None:
-        cfg = export_mod.load_run_config(run_dir)
-    return TFLiteMasker(path.read_bytes(), cfg, backend=backend)
+    return exported_masker(run_dir, cfg, backend, "int8")
 
 
-def masker_factory(backend: str = "tflm") -> Callable[[Path, config_mod.Config], TFLiteMasker]:
-    """A `MaskerFactory` for enhance with the given backend."""
-    return lambda run_dir, cfg: int8_masker(run_dir, cfg, backend=backend)
+def int16_masker(
+    run_dir: str | os.PathLike[str],
+    cfg: config_mod.Config | None = None,
+    backend: str = "tflm",
+) -> TFLiteMasker:
+    """The 16x8 masker of an exported run (`model_16x8.tflite`): `--tflite --int16`."""
+    return exported_masker(run_dir, cfg, backend, "16x8")
+
+
+def masker_factory(
+    backend: str = "tflm", kind: str = "int8"
+) -> Callable[[Path, config_mod.Config], TFLiteMasker]:
+    """A `MaskerFactory` for enhance with the given backend and exported model."""
+    return lambda run_dir, cfg: exported_masker(run_dir, cfg, backend=backend, kind=kind)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,167 @@
+"""bench/int8_error.py: the numpy simulation of the one-frame model against Keras (float) and
+TFLite Micro (int8), the per-kind fake quantization, and the script on a tiny run."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import re
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import keras
+import numpy as np
+import pytest
+from runs import make_run
+
+from lstm_se import config, export, mcu
+from lstm_se import model as M
+
+ROOT = Path(__file__).resolve().parents[1]
+BINS = 257
+
+
+def _load_bench() -> ModuleType:
+    path = ROOT / "bench" / "int8_error.py"
+    spec = importlib.util.spec_from_file_location("bench_int8_error", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _load_bench()
+
+
+def _cfg(*overrides: str) -> config.Config:
+    return config.from_dict({}, ["model.units=16", *overrides])
+
+
+def _model(cfg: config.Config, seed: int = 3) -> keras.Model:
+    """A random model; batch-norm statistics away from their identity start."""
+    keras.utils.set_random_seed(seed)
+    model = M.build_model(cfg)
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            gamma, beta, mean, var = (w.shape for w in layer.get_weights())
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 1.5, gamma),
+                    rng.normal(0, 0.3, beta),
+                    rng.normal(0, 0.1, mean),
+                    rng.uniform(0.5, 1.5, var),
+                ]
+            )
+    return model
+
+
+def _mags(frames: int, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    # A slow envelope, so that consecutive frames are related as in speech.
+    env = 0.05 * (1.2 + np.sin(np.linspace(0, 6, frames)))[:, None]
+    return np.abs(rng.normal(0, 1, (frames, BINS)) * env).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        [],
+        ["model.layers=1", "model.compression=none"],
+        [
+            "model.layers=3",
+            "model.n_mels=24",
+            "model.batch_norm=true",
+            "model.dense_units=12",
+            "model.compression=log1p",
+        ],
+    ],
+    ids=["plain", "one_layer", "mel_bn_dense"],
+)
+def test_float_simulation_equals_keras(overrides):
+    cfg = _cfg(*overrides)
+    model = _model(cfg)
+    clips = [_mags(60, 1), _mags(35, 2)]  # unequal lengths: padding must not leak
+    sim = bench.simulate(bench.network(model), [M.compress(m, cfg) for m in clips])
+    for mags, est in zip(clips, sim, strict=True):
+        ref = mcu.float_masks(model, mags)
+        assert est.shape == ref.shape
+        np.testing.assert_allclose(est, ref, atol=1e-5)
+
+
+def test_every_kind_changes_the_mask_and_all_int8_is_finite():
+    cfg = _cfg("model.n_mels=24", "model.batch_norm=true", "model.dense_units=12")
+    net = bench.network(_model(cfg))
+    assert net.kinds == list(bench.KINDS)
+    feats = [M.compress(_mags(40), cfg)]
+    ranges = bench.calibrate(net, feats)
+    assert {"c:1", "c:2", "z:1:x", "z:2", "gm", "mo", "bn:1"} <= set(ranges)
+    exact = bench.simulate(net, feats)[0]
+    for kind in net.kinds:
+        est = bench.simulate(net, feats, [kind], ranges)[0]
+        assert not np.array_equal(est, exact), kind
+    snr = mcu.mask_snr_db(exact, bench.simulate(net, feats, net.kinds, ranges)[0])
+    assert math.isfinite(snr) and snr > 0
+    with pytest.raises(ValueError, match="unknown tensor kinds"):
+        bench.simulate(net, feats, ["q"], ranges)
+
+
+def test_fixed_and_calibrated_grids_are_tflites():
+    # Zero exactly representable; min and max on the grid's ends.
+    scale, zp = bench._affine(-1.0, 3.0)
+    assert scale == pytest.approx(4 / 255) and zp == round(-128 + 1 / scale)
+    assert bench._fake(np.array([0.0]), scale, zp)[0] == 0.0
+    assert bench._affine(0.0, 0.0) is None
+    sig = bench._fake(np.array([0.0, 0.5, 1.0]), *bench.LOGISTIC_GRID)
+    np.testing.assert_allclose(sig, [0.0, 0.5, 255 / 256])
+
+
+def test_all_int8_simulation_explains_the_tflite_micro_error():
+    """Calibrated on the frames the converter calibrates on, the fully quantized simulation
+    loses as much against float as the real int8 model in TFLite Micro does."""
+    cfg = _cfg()
+    model = _model(cfg)
+    for layer in model.layers:  # larger weights: masks that vary (std ~0.1) as trained ones do
+        if layer.weights and layer.trainable:
+            layer.set_weights([3 * w for w in layer.get_weights()])
+    stream = M.build_streaming_model(cfg, model, frontend=False)
+    segs = [_mags(50, s) for s in (4, 5)]
+    int8 = export.convert(stream, "int8", export.representative_samples(cfg, stream, segs))
+    net = bench.network(model)
+    ranges = bench.calibrate(net, [M.compress(m, cfg) for m in segs])
+    clips = [_mags(50, 4), _mags(50, 9)]
+    ref = np.concatenate([mcu.float_masks(model, m) for m in clips])
+    sim = bench.simulate(net, [M.compress(m, cfg) for m in clips], net.kinds, ranges)
+    masker = mcu.TFLiteMasker(int8, cfg, "tflm")
+    real = np.concatenate([mcu.run_masker(masker, m) for m in clips])
+    real_snr = mcu.mask_snr_db(ref, real)
+    assert real_snr < 50  # an error worth explaining
+    assert mcu.mask_snr_db(ref, np.concatenate(sim)) == pytest.approx(real_snr, abs=2.0)
+
+
+def test_script_on_a_tiny_run(tiny_corpus, tmp_path, capsys):
+    cfg = config.from_dict({"dset": {"wav": str(tiny_corpus)}}, ["model.units=16"])
+    run = make_run(tmp_path, cfg, _model(cfg))
+    out = tmp_path / "out" / "int8_error.json"
+    assert bench.main(["--run", str(run), "--clips", "2", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["clips"] == 2 and report["frames"] > 0
+    assert report["real_tflm_int8_snr"] is None  # not exported
+    scenarios = report["scenarios"]
+    assert scenarios["float (no quantization)"] > 100
+    assert 0 < scenarios["all int8"] < scenarios["float (no quantization)"]
+    assert {"only c", "only gf", "all but c", "exact cell state and gates"} <= set(scenarios)
+    assert set(report["ranges"]) >= {"c:1", "c:2", "x", "gm"}
+    assert "| all int8 |" in capsys.readouterr().out
+    assert not list(out.parent.glob(".*.tmp"))
+
+
+def test_script_refuses_a_folder_that_is_not_a_run(tmp_path):
+    with pytest.raises(SystemExit, match=re.escape(str(tmp_path / "nothing"))):
+        bench.main(["--run", str(tmp_path / "nothing")])
+    (tmp_path / "config.yaml").write_text("{}\n")
+    with pytest.raises(SystemExit, match=r"model\.keras"):
+        bench.main(["--run", str(tmp_path)])
