@@ -173,6 +173,11 @@ def test_budget_passes_a_small_model_and_fails_an_oversized_one():
     assert cycles.limit == pytest.approx(3_456_000)
     ram = mcu.budget(100_000, 400 * 1024, 256, stft, _ops(1000), 8)
     assert [r.name for r in ram.rows if not r.passed] == ["SRAM"]
+    # The 16x8 kernel's lower throughput costs cycles, and the report names its source.
+    int16 = mcu.budget(400_000, 36 * 1024, 512, stft, _ops(360_000), 8, 0.016, 0.8)
+    assert int16.cycles_per_frame - small.cycles_per_frame == pytest.approx(360_000 * 0.25)
+    assert "s16" in int16.to_dict()["assumptions"]["macs_per_cycle_source"]
+    assert "s8" in small.to_dict()["assumptions"]["macs_per_cycle_source"]
 
 
 def _flash_margin(model_bytes: int, op_types: int) -> int:
