@@ -299,8 +299,12 @@ def test_int16_export_runs_in_tflite_micro(tiny_run, tmp_path):
     result = export.export_run(copy, int16=True)
     assert export.INT16_FILE in result.files
     assert result.report["models"]["16x8"]["inputs"][0]["dtype"] == "int16"
-    snr = result.report["verification"]["mask_snr_db_by_model"]
-    assert snr["16x8_tflm"] >= 40.0
+    ver = result.report["verification"]
+    assert ver["mask_snr_db_by_model"]["16x8_tflm"] >= 40.0
+    # Its own audio scores and targets beside the int8 model's.
+    assert abs(ver["audio"]["delta_16x8"]["pesq_wb"]) <= 0.03
+    assert ver["audio"]["16x8"]["pesq_wb"] > 1.0 and "16x8 - float" in ver["audio"]["table"]
+    assert ver["targets_16x8"] and all(ver["targets_16x8"].values()), ver["targets_16x8"]
     # Its C array: int16 I/O helpers, its own measured arena, and symbols of its own, so one
     # firmware can hold both models.
     folder = export.export_dir(copy)

@@ -943,9 +943,10 @@ def command(args: argparse.Namespace) -> int:
             ", ".join(r["name"] for r in budget["rows"] if not r["pass"]),
         )
     ver = result.report.get("verification", {})
-    for key, ok in ver.get("targets", {}).items():
-        if not ok:
-            log.warning("verification target missed: %s", key)
+    for model, targets in (("int8", ver.get("targets", {})), ("16x8", ver.get("targets_16x8", {}))):
+        for key, ok in targets.items():
+            if not ok:
+                log.warning("verification target missed by the %s model: %s", model, key)
     log.info("wrote %s", ", ".join(str(p) for p in result.files.values()))
     if "check_error" in result.report:
         log.error("the TFLite Micro check failed; export.json says why (check_error)")
