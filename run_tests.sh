@@ -9,4 +9,5 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[dev]"
 .venv/bin/ruff check src test bench ./*.py
+.venv/bin/ruff format --check src test bench ./*.py
 .venv/bin/python -m pytest "$@"

@@ -79,7 +79,8 @@ def _simple_corpus(out: Path, minutes: float, seed: int = 0) -> None:
         noisy = np.clip(clean + 0.05 * rng.standard_normal(len(t)), -0.99, 0.99)
         names = (
             ("clean_trainset_28spk_wav", "noisy_trainset_28spk_wav")
-            if subset == "train" else ("clean_testset_wav", "noisy_testset_wav")
+            if subset == "train"
+            else ("clean_testset_wav", "noisy_testset_wav")
         )
         for folder, x in zip(names, (clean, noisy), strict=True):
             (out / folder).mkdir(parents=True, exist_ok=True)
@@ -99,8 +100,16 @@ def ensure_corpus(work: Path, minutes: float) -> Path:
     if importlib.util.find_spec("lstm_se.demo") is not None:
         log.info("generating a %g-minute demo corpus in %s (lstm-se demo-data)", minutes, corpus)
         subprocess.run(
-            [sys.executable, "-m", "lstm_se.cli", "demo-data", "--out", str(corpus),
-             "--minutes", str(minutes)],
+            [
+                sys.executable,
+                "-m",
+                "lstm_se.cli",
+                "demo-data",
+                "--out",
+                str(corpus),
+                "--minutes",
+                str(minutes),
+            ],
             check=True,
         )
     else:
@@ -130,8 +139,13 @@ def baseline(man: dict[str, Any], root: Path, out: Path) -> dict[str, Any]:
     # Warm-up outside the clock: librosa's first calls import and compile (numba) lazily, a
     # one-off cost the seed also paid, but that would dominate a small corpus.
     warm = next(iter(man["splits"]["train"]["shards"]))["utterances"][0]
-    librosa.stft(librosa.load(root / warm["noisy"], sr=rate)[0][:size], n_fft=n_fft,
-                 hop_length=hop, win_length=win, center=d["center"])
+    librosa.stft(
+        librosa.load(root / warm["noisy"], sr=rate)[0][:size],
+        n_fft=n_fft,
+        hop_length=hop,
+        win_length=win,
+        center=d["center"],
+    )
 
     files, segments, first = [], 0, None
     cpu, start = _cpu(), time.perf_counter()
@@ -153,10 +167,17 @@ def baseline(man: dict[str, Any], root: Path, out: Path) -> dict[str, Any]:
                         seg = np.zeros(size, np.float32)
                         part = x[i * size : (i + 1) * size]
                         seg[: len(part)] = part
-                        spec = librosa.stft(
-                            seg, n_fft=n_fft, hop_length=hop, win_length=win, window="hann",
-                            center=d["center"],
-                        ).T / n_fft
+                        spec = (
+                            librosa.stft(
+                                seg,
+                                n_fft=n_fft,
+                                hop_length=hop,
+                                win_length=win,
+                                window="hann",
+                                center=d["center"],
+                            ).T
+                            / n_fft
+                        )
                         feats[f"{name}_mag"] = floats(np.abs(spec))
                         feats[f"{name}_phase"] = floats(np.angle(spec))
                         if first is None and name == "noisy":
@@ -170,8 +191,13 @@ def baseline(man: dict[str, Any], root: Path, out: Path) -> dict[str, Any]:
     elapsed, cpu = time.perf_counter() - start, _cpu() - cpu
     apparent, allocated = _disk(files)
     return {
-        "seconds": elapsed, "cpu_seconds": cpu, "segments": segments, "files": len(files),
-        "bytes": apparent, "bytes_allocated": allocated, "first_noisy_mag": first,
+        "seconds": elapsed,
+        "cpu_seconds": cpu,
+        "segments": segments,
+        "files": len(files),
+        "bytes": apparent,
+        "bytes_allocated": allocated,
+        "first_noisy_mag": first,
     }
 
 
@@ -182,8 +208,10 @@ def _cpu() -> float:
     """CPU seconds (user + system) of this process and its finished children."""
     import resource
 
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
-        resource.RUSAGE_CHILDREN)
+    own, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
@@ -195,8 +223,11 @@ def _one_run(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     if kind == "ours":
         cfg = config.load(
             args.config,
-            [f"dset.wav={args.corpus}", f"dset.save_path={ours_dir}",
-             f"dset.shard_mb={args.shard_mb}"],
+            [
+                f"dset.wav={args.corpus}",
+                f"dset.save_path={ours_dir}",
+                f"dset.shard_mb={args.shard_mb}",
+            ],
         )
         cpu, start = _cpu(), time.perf_counter()
         man = prepare.prepare(cfg, workers=args.workers, force=True, progress=False)
@@ -204,10 +235,16 @@ def _one_run(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         shards = [ours_dir / s["file"] for sp in man["splits"].values() for s in sp["shards"]]
         apparent, allocated = _disk(shards)
         return {
-            "seconds": wall, "cpu_seconds": cpu, "examples": sum(man["examples"].values()),
-            "files": len(shards), "bytes": apparent, "bytes_allocated": allocated,
-            "audio_seconds": man["audio_seconds"], "pairs": man["validation"]["kept"],
-            "workers": args.workers or _cores(), "start_method": prepare._start_method(),
+            "seconds": wall,
+            "cpu_seconds": cpu,
+            "examples": sum(man["examples"].values()),
+            "files": len(shards),
+            "bytes": apparent,
+            "bytes_allocated": allocated,
+            "audio_seconds": man["audio_seconds"],
+            "pairs": man["validation"]["kept"],
+            "workers": args.workers or _cores(),
+            "start_method": prepare._start_method(),
         }
     import librosa  # noqa: F401  (imported before the clock, as TensorFlow below)
     import tensorflow  # noqa: F401
@@ -217,14 +254,23 @@ def _one_run(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     spec = man["feature_spec"]
     # Same features? (comparable as stored only when ours keeps magnitude and phase)
     diff = (
-        float(np.abs(_first_ours_mag(ours_dir, man["splits"]["train"]["shards"][0]["file"], man)
-                     - base["first_noisy_mag"]).max())
-        if spec["fft"] and spec["feature"] == "mag_phase" else None
+        float(
+            np.abs(
+                _first_ours_mag(ours_dir, man["splits"]["train"]["shards"][0]["file"], man)
+                - base["first_noisy_mag"]
+            ).max()
+        )
+        if spec["fft"] and spec["feature"] == "mag_phase"
+        else None
     )
     return {
-        "seconds": base["seconds"], "cpu_seconds": base["cpu_seconds"],
-        "examples": base["segments"], "files": base["files"], "bytes": base["bytes"],
-        "bytes_allocated": base["bytes_allocated"], "max_abs_diff_first_noisy_mag": diff,
+        "seconds": base["seconds"],
+        "cpu_seconds": base["cpu_seconds"],
+        "examples": base["segments"],
+        "files": base["files"],
+        "bytes": base["bytes"],
+        "bytes_allocated": base["bytes_allocated"],
+        "max_abs_diff_first_noisy_mag": diff,
     }
 
 
@@ -234,8 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--minutes", type=float, default=10.0, help="demo corpus size (no --corpus)")
     ap.add_argument("--workers", type=int, default=0, help="processes for ours (0: all cores)")
     ap.add_argument("--shard-mb", type=float, default=16.0, help="dset.shard_mb for ours")
-    ap.add_argument("--repeat", type=int, default=3,
-                    help="alternating runs of each; the medians are compared")
+    ap.add_argument(
+        "--repeat", type=int, default=3, help="alternating runs of each; the medians are compared"
+    )
     ap.add_argument("--work", type=Path, default=ROOT / "result" / "bench" / "prepare")
     ap.add_argument("--json", type=Path, default=ROOT / "bench" / "prepare.json")
     ap.add_argument("--config", default=str(ROOT / "conf" / "config.yaml"))
@@ -259,25 +306,53 @@ def main(argv: list[str] | None = None) -> int:
         for kind in kinds:  # alternating, so a change in machine load hits both
             # Each run in a fresh process: no state (imports, caches, a loaded TensorFlow that
             # would change ours' worker start method) carries from one run to the next.
-            cmd = [sys.executable, __file__, "--one-run", kind, "--corpus", str(args.corpus),
-                   "--work", str(args.work), "--workers", str(args.workers),
-                   "--shard-mb", str(args.shard_mb), "--config", args.config]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--one-run",
+                kind,
+                "--corpus",
+                str(args.corpus),
+                "--work",
+                str(args.work),
+                "--workers",
+                str(args.workers),
+                "--shard-mb",
+                str(args.shard_mb),
+                "--config",
+                args.config,
+            ]
             out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-            res = json.loads(next(line for line in out.splitlines()
-                                  if line.startswith("RESULT "))[7:])
+            res = json.loads(
+                next(line for line in out.splitlines() if line.startswith("RESULT "))[7:]
+            )
             runs[kind].append(res)
-            log.info("run %d %-8s %.2f s wall, %.2f s CPU", i + 1, kind, res["seconds"],
-                     res["cpu_seconds"])
+            log.info(
+                "run %d %-8s %.2f s wall, %.2f s CPU",
+                i + 1,
+                kind,
+                res["seconds"],
+                res["cpu_seconds"],
+            )
 
     ours = runs["ours"][-1]
     audio_s = ours["audio_seconds"]
     result: dict[str, Any] = {
         "corpus": str(args.corpus),
-        "host": {"machine": platform.machine(), "python": platform.python_version(),
-                 "cores": _cores(), "loadavg_at_start": [round(x, 2) for x in load],
-                 "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]},
-        "settings": {"workers": ours["workers"], "start_method": ours["start_method"],
-                     "shard_mb": args.shard_mb, "repeat": args.repeat, "config": args.config},
+        "host": {
+            "machine": platform.machine(),
+            "python": platform.python_version(),
+            "cores": _cores(),
+            "loadavg_at_start": [round(x, 2) for x in load],
+            "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
+        },
+        "settings": {
+            "workers": ours["workers"],
+            "start_method": ours["start_method"],
+            "shard_mb": args.shard_mb,
+            "repeat": args.repeat,
+            "config": args.config,
+        },
         "audio_seconds": audio_s,
         "pairs": ours["pairs"],
     }
@@ -286,11 +361,15 @@ def main(argv: list[str] | None = None) -> int:
         last = runs[kind][-1]
         med = float(np.median(walls))
         result[kind] = {
-            "seconds_median": round(med, 3), "seconds_runs": [round(w, 3) for w in walls],
-            "cpu_seconds_median": round(float(np.median([r["cpu_seconds"] for r in runs[kind]])),
-                                        3),
-            "audio_s_per_s": round(audio_s / med, 2), "examples": last["examples"],
-            "files": last["files"], "bytes": last["bytes"],
+            "seconds_median": round(med, 3),
+            "seconds_runs": [round(w, 3) for w in walls],
+            "cpu_seconds_median": round(
+                float(np.median([r["cpu_seconds"] for r in runs[kind]])), 3
+            ),
+            "audio_s_per_s": round(audio_s / med, 2),
+            "examples": last["examples"],
+            "files": last["files"],
+            "bytes": last["bytes"],
             "bytes_allocated": last["bytes_allocated"],
             "bytes_per_audio_second": round(last["bytes"] / audio_s, 1),
         }
@@ -298,20 +377,28 @@ def main(argv: list[str] | None = None) -> int:
         if result["baseline"]["examples"] != result["ours"]["examples"]:
             raise SystemExit("baseline and ours made different numbers of segments")
         result["baseline"]["max_abs_diff_first_noisy_mag"] = runs["baseline"][-1][
-            "max_abs_diff_first_noisy_mag"]
+            "max_abs_diff_first_noisy_mag"
+        ]
         result["speedup"] = round(
-            result["baseline"]["seconds_median"] / result["ours"]["seconds_median"], 2)
+            result["baseline"]["seconds_median"] / result["ours"]["seconds_median"], 2
+        )
 
-    print(f"\nprepare benchmark: {audio_s:.1f} s of audio in {result['pairs']} pairs "
-          f"({args.corpus}), {result['host']['cores']} cores, load {load[0]:.2f} at start, "
-          f"median of {args.repeat} runs")
-    print(f"{'':10} {'wall s':>8} {'CPU s':>7} {'audio s/s':>10} {'files':>7} {'MB':>8} "
-          f"{'bytes/audio s':>14}")
+    print(
+        f"\nprepare benchmark: {audio_s:.1f} s of audio in {result['pairs']} pairs "
+        f"({args.corpus}), {result['host']['cores']} cores, load {load[0]:.2f} at start, "
+        f"median of {args.repeat} runs"
+    )
+    print(
+        f"{'':10} {'wall s':>8} {'CPU s':>7} {'audio s/s':>10} {'files':>7} {'MB':>8} "
+        f"{'bytes/audio s':>14}"
+    )
     for kind in kinds:
         r = result[kind]
-        print(f"{kind:10} {r['seconds_median']:8.2f} {r['cpu_seconds_median']:7.2f} "
-              f"{r['audio_s_per_s']:10.2f} {r['files']:7d} {r['bytes'] / 1e6:8.1f} "
-              f"{r['bytes_per_audio_second']:14.0f}")
+        print(
+            f"{kind:10} {r['seconds_median']:8.2f} {r['cpu_seconds_median']:7.2f} "
+            f"{r['audio_s_per_s']:10.2f} {r['files']:7d} {r['bytes'] / 1e6:8.1f} "
+            f"{r['bytes_per_audio_second']:14.0f}"
+        )
     if "speedup" in result:
         print(f"speed-up: {result['speedup']:.2f}x (target >= 3x on 2 cores)")
     args.json.parent.mkdir(parents=True, exist_ok=True)

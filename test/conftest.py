@@ -39,7 +39,7 @@ def write_pair(
     snr_db: float = 5.0,
 ) -> None:
     """Write `<utt>.wav` into the clean and noisy folders of `subset` ('train' or 'test')."""
-    clean_dir, noisy_dir = (TRAIN if subset == "train" else TEST)
+    clean_dir, noisy_dir = TRAIN if subset == "train" else TEST
     clean = speech_like(seconds, rate, f0, rng)
     noise = rng.standard_normal(len(clean)).astype(np.float32)
     noise *= np.sqrt(np.mean(clean**2) / np.mean(noise**2) / 10 ** (snr_db / 10))
@@ -65,8 +65,14 @@ def make_corpus(
             f0 = 110.0 + 23.0 * k + (7.0 if subset == "test" else 0.0)
             for i in range(per_speaker):
                 write_pair(
-                    root, subset, f"{spk}_{i + 1:03d}", float(rng.uniform(*seconds)), rng,
-                    rate=rate, f0=f0, snr_db=float(rng.choice([0.0, 5.0, 10.0])),
+                    root,
+                    subset,
+                    f"{spk}_{i + 1:03d}",
+                    float(rng.uniform(*seconds)),
+                    rng,
+                    rate=rate,
+                    f0=f0,
+                    snr_db=float(rng.choice([0.0, 5.0, 10.0])),
                 )
     return root
 

@@ -53,8 +53,16 @@ def test_wrong_types_name_the_key(override: str, fragment: str) -> None:
 
 
 def test_overrides_apply_and_are_typed() -> None:
-    cfg = config.from_dict({}, ["dset.segment=1", "model.units=64", "debug=true",
-                                "mix.test_snrs=[1, 2]", "train.name=run-a"])
+    cfg = config.from_dict(
+        {},
+        [
+            "dset.segment=1",
+            "model.units=64",
+            "debug=true",
+            "mix.test_snrs=[1, 2]",
+            "train.name=run-a",
+        ],
+    )
     assert cfg.dset.segment == 1.0 and isinstance(cfg.dset.segment, float)
     assert cfg.model.units == 64 and cfg.debug is True
     assert cfg.mix.test_snrs == (1.0, 2.0)
@@ -82,8 +90,10 @@ def test_legacy_lstm_layer_means_units(caplog: pytest.LogCaptureFixture) -> None
 @pytest.mark.parametrize("center", [False, True])
 @pytest.mark.parametrize(("segment", "hop"), [(1.0, 256), (2.0, 128), (0.5, 160)])
 def test_derived_frames_match_the_stft(center: bool, segment: float, hop: int) -> None:
-    cfg = config.from_dict({}, [f"dset.segment={segment}", f"dset.hop_length={hop}",
-                                f"dset.center={str(center).lower()}"])
+    cfg = config.from_dict(
+        {},
+        [f"dset.segment={segment}", f"dset.hop_length={hop}", f"dset.center={str(center).lower()}"],
+    )
     derived = config.derive(cfg)
     x = np.zeros(derived.segment_samples)
     spec = features.stft(x, cfg.dset.n_fft, hop, center=center)
@@ -147,10 +157,12 @@ def test_readme_config_table_is_current() -> None:
     )
 
 
-def test_cli_turns_a_stage_error_into_a_message(tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
-    status = main(["train", f"dset.save_path={tmp_path / 'none'}", f"folder={tmp_path}",
-                   "train.name=r"])
+def test_cli_turns_a_stage_error_into_a_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(
+        ["train", f"dset.save_path={tmp_path / 'none'}", f"folder={tmp_path}", "train.name=r"]
+    )
     assert status == 1
     err = capsys.readouterr().err
     assert "no manifest" in err and "Traceback" not in err

@@ -15,8 +15,14 @@ SEGMENT = 8000  # 0.5 s at 16 kHz
 
 
 def _validate(root: Path, **kw):
-    args = dict(sample_rate=16000, segment_samples=SEGMENT, top_db=60.0, stereo="downmix",
-                short="pad", progress=False)
+    args = dict(
+        sample_rate=16000,
+        segment_samples=SEGMENT,
+        top_db=60.0,
+        stereo="downmix",
+        short="pad",
+        progress=False,
+    )
     args.update(kw)
     return corpus.validate(corpus.discover(root, "28spk"), root, **args)
 
@@ -28,8 +34,9 @@ def test_speaker_is_stem_before_last_underscore() -> None:
 
 
 def test_pairs_by_id_not_position(tmp_path: Path) -> None:
-    root = make_corpus(tmp_path / "c", train_speakers=("p1", "p2"), test_speakers=("p9",),
-                       per_speaker=2)
+    root = make_corpus(
+        tmp_path / "c", train_speakers=("p1", "p2"), test_speakers=("p9",), per_speaker=2
+    )
     rng = np.random.default_rng(0)
     # A noisy-only file that sorts first would shift a positional pairing by one.
     sf.write(root / TRAIN[1] / "p0_001.wav", speech_like(1.0, 48000, 100.0, rng), 48000)
@@ -43,8 +50,7 @@ def test_pairs_by_id_not_position(tmp_path: Path) -> None:
 
 
 def test_trainsets_never_merged(tmp_path: Path) -> None:
-    root = make_corpus(tmp_path / "c", train_speakers=("p1",), test_speakers=("p9",),
-                       per_speaker=1)
+    root = make_corpus(tmp_path / "c", train_speakers=("p1",), test_speakers=("p9",), per_speaker=1)
     rng = np.random.default_rng(1)
     for side in ("clean", "noisy"):
         (root / f"{side}_trainset_56spk_wav").mkdir()
@@ -56,8 +62,7 @@ def test_trainsets_never_merged(tmp_path: Path) -> None:
 
 
 def test_missing_folder_and_duplicate_id_are_errors(tmp_path: Path) -> None:
-    root = make_corpus(tmp_path / "c", train_speakers=("p1",), test_speakers=("p9",),
-                       per_speaker=1)
+    root = make_corpus(tmp_path / "c", train_speakers=("p1",), test_speakers=("p9",), per_speaker=1)
     with pytest.raises(corpus.CorpusError, match="clean_trainset_56spk_wav"):
         corpus.discover(root, "56spk")
     (root / TEST[0] / "p9_001.wav").rename(root / TEST[0] / "p9_001.flac")
@@ -112,7 +117,7 @@ def test_corrupt_header_skipped(vb: Path) -> None:
 
 def test_truncated_data_skipped(vb: Path) -> None:
     path = _wav(vb, side=0)
-    path.write_bytes(path.read_bytes()[: 20000])  # header still says the full length
+    path.write_bytes(path.read_bytes()[:20000])  # header still says the full length
     s = _skipped(_validate(vb), "p002_001")
     assert s["reason"] == "truncated" and "clean" in s["detail"]
 

@@ -48,8 +48,10 @@ def test_every_runtime_dependency_is_pinned_exactly() -> None:
         assert len(spec) == 1 and spec[0].operator == "==", f"{text} is not an exact pin"
 
 
-@pytest.mark.parametrize(("env_file", "sys_platform"),
-                         [("environment-linux.yml", "linux"), ("environment-macos.yml", "darwin")])
+@pytest.mark.parametrize(
+    ("env_file", "sys_platform"),
+    [("environment-linux.yml", "linux"), ("environment-macos.yml", "darwin")],
+)
 def test_environment_file_matches_pyproject(env_file: str, sys_platform: str) -> None:
     assert _env_pins(ROOT / env_file) == _pyproject_pins(sys_platform)
 

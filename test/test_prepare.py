@@ -27,20 +27,30 @@ ROOT = Path(__file__).resolve().parents[1]
 def _create_dataset(*overrides: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(ROOT / "create_dataset.py"), *overrides],
-        capture_output=True, text=True, timeout=120, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
     )
 
 
 def _state(folder: Path) -> dict[str, int]:
     """Every file (hidden work files too) with its modification time."""
-    return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*")
-            if p.is_file()}
+    return {
+        str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()
+    }
 
 
 def test_create_dataset_writes_records_then_does_nothing(tiny_corpus: Path, tmp_path) -> None:
     out = tmp_path / "rec"
-    args = (f"dset.wav={tiny_corpus}", f"dset.save_path={out}", "dset.segment=0.5",
-            "dset.split=0.75", "dset.shard_mb=0.5", "seed=7")
+    args = (
+        f"dset.wav={tiny_corpus}",
+        f"dset.save_path={out}",
+        "dset.segment=0.5",
+        "dset.split=0.75",
+        "dset.shard_mb=0.5",
+        "seed=7",
+    )
     run = _create_dataset(*args)
     assert run.returncode == 0, run.stderr
     man = records.load_manifest(out)
@@ -65,14 +75,26 @@ def test_create_dataset_writes_records_then_does_nothing(tiny_corpus: Path, tmp_
 
 def test_sigkill_then_rerun_gives_the_same_manifest(tmp_path: Path) -> None:
     # One utterance per shard and enough utterances that the run is still going when killed.
-    root = make_corpus(tmp_path / "vb", train_speakers=[f"p{i:02d}" for i in range(8)],
-                       per_speaker=6, seconds=(0.8, 1.2), seed=3)
-    args = [f"dset.wav={root}", "dset.segment=0.5", "dset.shard_mb=0.01", "dset.workers=1",
-            "seed=7"]
+    root = make_corpus(
+        tmp_path / "vb",
+        train_speakers=[f"p{i:02d}" for i in range(8)],
+        per_speaker=6,
+        seconds=(0.8, 1.2),
+        seed=3,
+    )
+    args = [
+        f"dset.wav={root}",
+        "dset.segment=0.5",
+        "dset.shard_mb=0.01",
+        "dset.workers=1",
+        "seed=7",
+    ]
     killed = tmp_path / "killed"
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "create_dataset.py"), *args, f"dset.save_path={killed}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
     )
     deadline = time.monotonic() + 60
     try:
@@ -97,7 +119,8 @@ def test_sigkill_then_rerun_gives_the_same_manifest(tmp_path: Path) -> None:
     assert a == b
     assert not list(killed.glob(".*.tmp"))
     assert sorted(p.name for p in killed.glob("*.tfrecord")) == sorted(
-        p.name for p in whole.glob("*.tfrecord"))
+        p.name for p in whole.glob("*.tfrecord")
+    )
 
 
 def test_other_config_refused_unless_forced(tiny_corpus: Path, tmp_path: Path, small_cfg) -> None:
@@ -108,7 +131,8 @@ def test_other_config_refused_unless_forced(tiny_corpus: Path, tmp_path: Path, s
         prepare.prepare(other, progress=False)
     # Where the data is and how many processes make it are not part of the config hash.
     assert prepare.data_hash(small_cfg(tiny_corpus, out, "dset.workers=3")) == prepare.data_hash(
-        small_cfg(tiny_corpus, tmp_path / "elsewhere"))
+        small_cfg(tiny_corpus, tmp_path / "elsewhere")
+    )
     man = prepare.prepare(other, force=True, progress=False)
     assert man["segment_samples"] == 4000 and man["frames"] == 14
     assert records.load_manifest(out)["config_hash"] == prepare.data_hash(other)
@@ -128,17 +152,30 @@ def test_changed_corpus_refused(corpus_copy, tmp_path: Path, small_cfg) -> None:
 
 
 def test_parts_merge_to_the_single_run_manifest(tiny_corpus, tmp_path, small_cfg) -> None:
-    single = prepare.prepare(small_cfg(tiny_corpus, tmp_path / "one"), workers=2,
-                             progress=False)  # also: a process pool gives the same records
+    single = prepare.prepare(
+        small_cfg(tiny_corpus, tmp_path / "one"), workers=2, progress=False
+    )  # also: a process pool gives the same records
     cfg = small_cfg(tiny_corpus, tmp_path / "parts")
     prepare.prepare(cfg, num_shards=2, shard_index=1, progress=False)
     with pytest.raises(prepare.PrepareError, match="parts 0 of 2 are not finished"):
         prepare.merge(cfg)
     part0 = prepare.prepare(cfg, num_shards=2, shard_index=0, progress=False)
     assert part0["results"] and not (tmp_path / "parts" / "manifest.json").exists()
-    assert main(["prepare", f"dset.wav={tiny_corpus}", f"dset.save_path={tmp_path / 'parts'}",
-                 "dset.segment=0.5", "dset.split=0.75", "dset.shard_mb=0.5", "seed=7",
-                 "--merge"]) == 0
+    assert (
+        main(
+            [
+                "prepare",
+                f"dset.wav={tiny_corpus}",
+                f"dset.save_path={tmp_path / 'parts'}",
+                "dset.segment=0.5",
+                "dset.split=0.75",
+                "dset.shard_mb=0.5",
+                "seed=7",
+                "--merge",
+            ]
+        )
+        == 0
+    )
     assert records.load_manifest(tmp_path / "parts") == single
 
 
@@ -159,13 +196,18 @@ def test_bad_inputs_through_the_stage(corpus_copy, tmp_path: Path, small_cfg) ->
     assert val["fixed"]["downmixed"] == 1 and val["fixed"]["padded"] == 1
     assert val["rates"]["44100"] == 2
     assert json.loads((out / "validation.json").read_text())["counts"] == val["counts"]
-    kept = {u["utt"]: u for sp in man["splits"].values() for sh in sp["shards"]
-            for u in sh["utterances"]}
+    kept = {
+        u["utt"]: u
+        for sp in man["splits"].values()
+        for sh in sp["shards"]
+        for u in sh["utterances"]
+    }
     assert "p001_002" not in kept
     assert {"p003_001", "p004_002", "p002_007"} <= set(kept)
     assert kept["p002_007"]["segments"] == 1
-    short = [e for e in records.read_examples(out, _split_of(man, "p002_007"))
-             if e["utt"] == "p002_007"]
+    short = [
+        e for e in records.read_examples(out, _split_of(man, "p002_007")) if e["utt"] == "p002_007"
+    ]
     assert len(short) == 1 and short[0]["valid"] == round(0.3 * 16000)
 
     strict = tmp_path / "strict"
@@ -183,17 +225,28 @@ def _split_of(man: dict, utt: str) -> str:
 def test_normalization_uses_noisy_stats_and_can_be_undone(
     tiny_corpus: Path, tmp_path: Path, small_cfg, per_segment: bool
 ) -> None:
-    cfg = small_cfg(tiny_corpus, tmp_path / "rec", "dset.fft=false",
-                    f"dset.segment_normalization={str(per_segment).lower()}")
+    cfg = small_cfg(
+        tiny_corpus,
+        tmp_path / "rec",
+        "dset.fft=false",
+        f"dset.segment_normalization={str(per_segment).lower()}",
+    )
     man = prepare.prepare(cfg, progress=False)
     size = man["segment_samples"]
     for e in records.read_examples(tmp_path / "rec", "valid"):
         stats_entry = man["norm"]["stats"]["valid"][e["utt"]]
-        mean, scale = (stats_entry["segments"][e["segment"]] if per_segment
-                       else (stats_entry["mean"], stats_entry["scale"]))
+        mean, scale = (
+            stats_entry["segments"][e["segment"]]
+            if per_segment
+            else (stats_entry["mean"], stats_entry["scale"])
+        )
         assert e["norm"] == pytest.approx((mean, scale), rel=1e-6)
-        info = next(u for sh in man["splits"]["valid"]["shards"] for u in sh["utterances"]
-                    if u["utt"] == e["utt"])
+        info = next(
+            u
+            for sh in man["splits"]["valid"]["shards"]
+            for u in sh["utterances"]
+            if u["utt"] == e["utt"]
+        )
         full, sig = {}, {}
         for side in ("noisy", "clean"):
             wav, rate = audio.read(tiny_corpus / info[side])
@@ -202,7 +255,8 @@ def test_normalization_uses_noisy_stats_and_can_be_undone(
         stats = audio.NormStats("z-score", mean, scale)
         for side in ("noisy", "clean"):
             np.testing.assert_allclose(
-                audio.denormalize(e[side][: e["valid"]], stats), sig[side], atol=1e-5)
+                audio.denormalize(e[side][: e["valid"]], stats), sig[side], atol=1e-5
+            )
         # The statistics are the noisy signal's (segment or utterance), not the clean one's.
         ref = sig["noisy"] if per_segment else full["noisy"]
         assert np.isclose(ref.mean(), mean, atol=1e-6)
@@ -221,8 +275,10 @@ def test_config_preprocess_yaml_loads() -> None:
 
 
 def test_command_reports_errors_with_exit_code(tmp_path: Path) -> None:
-    assert main(["prepare", f"dset.wav={tmp_path / 'nowhere'}",
-                 f"dset.save_path={tmp_path / 'rec'}"]) == 1
+    assert (
+        main(["prepare", f"dset.wav={tmp_path / 'nowhere'}", f"dset.save_path={tmp_path / 'rec'}"])
+        == 1
+    )
 
 
 def test_file_gone_after_validation_names_it(corpus_copy, tmp_path, small_cfg, monkeypatch):

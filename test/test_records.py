@@ -79,9 +79,7 @@ def _direct(cfg, root: Path, man: dict, split: str) -> tuple[np.ndarray, np.ndar
                 sig[side] = audio.resample(audio.to_mono(x), rate, d.sample_rate)
             n = min(len(sig["noisy"]), len(sig["clean"]))
             stats = audio.norm_stats(sig["noisy"][:n], d.normalize)
-            segs = {
-                k: audio.segments(audio.normalize(v[:n], stats), size) for k, v in sig.items()
-            }
+            segs = {k: audio.segments(audio.normalize(v[:n], stats), size) for k, v in sig.items()}
             assert len(segs["noisy"]) == u["segments"]
             for sn, sc in zip(segs["noisy"], segs["clean"], strict=True):
                 kw = dict(center=d.center, normalize=d.fft_normalize)
@@ -118,8 +116,17 @@ def prepared(tiny_corpus, tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("records") / "rec"
     cfg = config.from_dict(
-        {"dset": {"wav": str(tiny_corpus), "save_path": str(out), "segment": 0.5,
-                  "split": 0.75, "shard_mb": 0.5, "workers": 1}, "seed": 7}
+        {
+            "dset": {
+                "wav": str(tiny_corpus),
+                "save_path": str(out),
+                "segment": 0.5,
+                "split": 0.75,
+                "shard_mb": 0.5,
+                "workers": 1,
+            },
+            "seed": 7,
+        }
     )
     prepare.prepare(cfg, progress=False)
     return out
@@ -138,7 +145,12 @@ def test_load_manifest_fields(prepared: Path, tmp_path: Path) -> None:
 def test_shuffle_is_seeded_and_batches(prepared: Path) -> None:
     def first_epoch(seed: int, batch: int = 3, drop: bool = False) -> list[np.ndarray]:
         ds = records.dataset(
-            prepared, "train", batch, shuffle=True, repeat=False, seed=seed,
+            prepared,
+            "train",
+            batch,
+            shuffle=True,
+            repeat=False,
+            seed=seed,
             drop_remainder=drop,
         )
         return [m.numpy() for m, _ in ds]
@@ -174,8 +186,9 @@ def test_corrupt_shard_named(prepared: Path, tmp_path: Path) -> None:
         records.dataset(folder, "train", 4, shuffle=True, repeat=False, seed=0)
     assert "corrupt" in str(err.value)
     # Without the up-front check the pipeline still fails (no ignore_errors), unnamed.
-    ds = records.dataset(folder, "train", 4, shuffle=False, repeat=False, seed=0,
-                         verify_shards=False)
+    ds = records.dataset(
+        folder, "train", 4, shuffle=False, repeat=False, seed=0, verify_shards=False
+    )
     with pytest.raises(tf.errors.DataLossError):
         for _ in ds:
             pass

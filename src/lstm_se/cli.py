@@ -75,8 +75,11 @@ def _register_config(sub: argparse._SubParsersAction) -> None:
         "the overrides, validated against the schema.",
     )
     add_config_args(p)
-    p.add_argument("--table", action="store_true",
-                   help="print every key with its type, default and doc as a markdown table")
+    p.add_argument(
+        "--table",
+        action="store_true",
+        help="print every key with its type, default and doc as a markdown table",
+    )
     p.set_defaults(func=cmd_config)
 
 

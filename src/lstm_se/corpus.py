@@ -169,9 +169,7 @@ def fingerprint(utterances: Iterable[Utterance], root: str | os.PathLike[str]) -
     return h.hexdigest()[:16]
 
 
-def split_speakers(
-    speakers: Iterable[str], share: float, seed: int
-) -> tuple[list[str], list[str]]:
+def split_speakers(speakers: Iterable[str], share: float, seed: int) -> tuple[list[str], list[str]]:
     """Seeded, speaker-disjoint (train, valid) split: `share` of the speakers train.
 
     With share < 1 and at least two speakers, each side gets at least one speaker.
@@ -221,7 +219,12 @@ def check_file(path: str) -> dict[str, Any]:
     """
     p = Path(path)
     out: dict[str, Any] = {
-        "path": path, "reason": None, "detail": "", "rate": 0, "channels": 0, "frames": 0,
+        "path": path,
+        "reason": None,
+        "detail": "",
+        "rate": 0,
+        "channels": 0,
+        "frames": 0,
         "peak": 0.0,
     }
     try:
@@ -246,7 +249,8 @@ def check_file(path: str) -> dict[str, Any]:
         return {**out, "reason": "unreadable", "detail": str(exc).removeprefix(f"{path}: ")}
     if data.shape[0] < head.frames:
         return {
-            **out, "reason": "truncated",
+            **out,
+            "reason": "truncated",
             "detail": f"header says {head.frames} samples, the data holds {data.shape[0]}",
         }
     out["peak"] = float(np.abs(data).max())
@@ -285,8 +289,12 @@ def validate(
     run = mapper or (lambda fn, items: map(fn, items))
     checks: dict[str, dict[str, Any]] = {}
     for res in tqdm(
-        run(check_file, paths), total=len(paths), desc="validate", unit="file",
-        disable=not progress, leave=False,
+        run(check_file, paths),
+        total=len(paths),
+        desc="validate",
+        unit="file",
+        disable=not progress,
+        leave=False,
     ):
         checks[res["path"]] = res
 
@@ -304,8 +312,13 @@ def validate(
 
         def skip(reason: str, detail: str, u: Utterance = u, files: list[str] = files) -> None:
             skipped.append(
-                {"utt": u.utt, "subset": u.subset, "reason": reason, "detail": detail,
-                 "files": files}
+                {
+                    "utt": u.utt,
+                    "subset": u.subset,
+                    "reason": reason,
+                    "detail": detail,
+                    "files": files,
+                }
             )
 
         if u.clean is None or u.noisy is None:
@@ -354,11 +367,17 @@ def validate(
                     {"utt": u.utt, "fix": "downmixed", "detail": f"{side} {r['channels']} channels"}
                 )
         kept[u.utt + "@" + u.subset] = {
-            "utt": u.utt, "subset": u.subset, "speaker": u.speaker,
-            "clean": rel(u.clean), "noisy": rel(u.noisy),
-            "rate_clean": c["rate"], "rate_noisy": n["rate"],
-            "channels_clean": c["channels"], "channels_noisy": n["channels"],
-            "frames": min(c["frames"], n["frames"]), "seconds": round(min(dur_c, dur_n), 6),
+            "utt": u.utt,
+            "subset": u.subset,
+            "speaker": u.speaker,
+            "clean": rel(u.clean),
+            "noisy": rel(u.noisy),
+            "rate_clean": c["rate"],
+            "rate_noisy": n["rate"],
+            "channels_clean": c["channels"],
+            "channels_noisy": n["channels"],
+            "frames": min(c["frames"], n["frames"]),
+            "seconds": round(min(dur_c, dur_n), 6),
         }
     if stereo == "error" and stereo_files:
         shown = ", ".join(stereo_files[:10]) + (" ..." if len(stereo_files) > 10 else "")
@@ -386,9 +405,7 @@ def validate(
 def check_skipped(report: dict[str, Any], max_skipped: float, where: str = "") -> None:
     """Raise CorpusError when the skipped share of pairs exceeds `max_skipped`."""
     if report["skipped_share"] > max_skipped:
-        first = "; ".join(
-            f"{s['utt']} ({s['reason']})" for s in report["skipped_pairs"][:5]
-        )
+        first = "; ".join(f"{s['utt']} ({s['reason']})" for s in report["skipped_pairs"][:5])
         raise CorpusError(
             f"{report['skipped']} of {report['pairs']} pairs skipped "
             f"({100 * report['skipped_share']:.1f}% > dset.max_skipped "
@@ -404,9 +421,7 @@ def format_report(report: dict[str, Any]) -> str:
         for reason in SKIP_REASONS
         if report["counts"][reason]
     ]
-    rows += [
-        (fix, str(report["fixed"][fix]), FIXES[fix]) for fix in FIXES if report["fixed"][fix]
-    ]
+    rows += [(fix, str(report["fixed"][fix]), FIXES[fix]) for fix in FIXES if report["fixed"][fix]]
     rows.append(
         ("sample rates", ", ".join(f"{r} Hz: {n}" for r, n in report["rates"].items()), "files")
     )

@@ -198,8 +198,12 @@ def process_shard(task: dict[str, Any]) -> dict[str, Any]:
             for i in range(len(res["valid"])):
                 writer.write(
                     records.segment_example(
-                        info["utt"], i, int(res["valid"][i]), tuple(res["norm"][i]),
-                        res["noisy"][i], res["clean"][i],
+                        info["utt"],
+                        i,
+                        int(res["valid"][i]),
+                        tuple(res["norm"][i]),
+                        res["noisy"][i],
+                        res["clean"][i],
                     )
                 )
             norm = res["norm"]
@@ -374,8 +378,10 @@ def build_manifest(header: dict[str, Any], results: dict[str, dict[str, Any]]) -
                     "bytes": s["bytes"],
                     "crc32": s["crc32"],
                     "utterances": [
-                        {k: u[k] for k in ("utt", "speaker", "clean", "noisy", "seconds",
-                                           "segments")}
+                        {
+                            k: u[k]
+                            for k in ("utt", "speaker", "clean", "noisy", "seconds", "segments")
+                        }
                         for u in s["utterances"]
                     ],
                 }
@@ -454,8 +460,14 @@ class _Runner:
 
 
 def _validate(
-    cfg: Config, utterances: list[corpus.Utterance], root: Path, out: Path, h: str, fp: str,
-    runner: _Runner, progress: bool,
+    cfg: Config,
+    utterances: list[corpus.Utterance],
+    root: Path,
+    out: Path,
+    h: str,
+    fp: str,
+    runner: _Runner,
+    progress: bool,
 ) -> dict[str, Any]:
     """The validation report: cached in `.work/validation.json` for this config and corpus."""
     cache = out / WORK / "validation.json"
@@ -465,16 +477,26 @@ def _validate(
         return cached["report"]
     d = cfg.dset
     report = corpus.validate(
-        utterances, root, sample_rate=d.sample_rate,
-        segment_samples=derive(cfg).segment_samples, top_db=d.top_db, stereo=d.stereo,
-        short=d.short, mapper=lambda fn, items: runner.imap(fn, items, chunksize=8),
+        utterances,
+        root,
+        sample_rate=d.sample_rate,
+        segment_samples=derive(cfg).segment_samples,
+        top_db=d.top_db,
+        stereo=d.stereo,
+        short=d.short,
+        mapper=lambda fn, items: runner.imap(fn, items, chunksize=8),
         progress=progress,
     )
     summary = {k: v for k, v in report.items() if k != "pairs_info"}
     records.atomic_write_json(
         out / VALIDATION,
-        {"config_hash": h, "fingerprint": fp, "root": str(root), "max_skipped": d.max_skipped,
-         **summary},
+        {
+            "config_hash": h,
+            "fingerprint": fp,
+            "root": str(root),
+            "max_skipped": d.max_skipped,
+            **summary,
+        },
     )
     records.atomic_write_json(cache, {"config_hash": h, "fingerprint": fp, "report": report})
     return report
@@ -571,13 +593,24 @@ def prepare(
             _clean(out, {t["name"] for t in mine})
         records.atomic_write_json(
             out / WORK / "plan.json",
-            {"config_hash": h, "fingerprint": fp, "dset": header["dset"], "seed": cfg.seed,
-             "tasks": [{"name": t["name"], "id": t["id"]} for t in tasks]},
+            {
+                "config_hash": h,
+                "fingerprint": fp,
+                "dset": header["dset"],
+                "seed": cfg.seed,
+                "tasks": [{"name": t["name"], "id": t["id"]} for t in tasks],
+            },
         )
         records.atomic_write_json(
             out / FILES,
-            {"root": str(root), "trainset": d.trainset, "fingerprint": fp,
-             "train_speakers": train_spk, "valid_speakers": valid_spk, "splits": lists},
+            {
+                "root": str(root),
+                "trainset": d.trainset,
+                "fingerprint": fp,
+                "train_speakers": train_spk,
+                "valid_speakers": valid_spk,
+                "splits": lists,
+            },
         )
         save(cfg, out / "config.yaml")
 
@@ -603,7 +636,9 @@ def prepare(
         from tqdm import tqdm
 
         with tqdm(
-            total=sum(len(t["utts"]) for t in todo), desc="prepare", unit="utt",
+            total=sum(len(t["utts"]) for t in todo),
+            desc="prepare",
+            unit="utt",
             disable=not progress,
         ) as bar:
             for res in runner.imap_unordered(process_shard, todo):
@@ -624,7 +659,11 @@ def prepare(
         records.atomic_write_json(path, part)
         log.info(
             "part %d of %d: %d shards in %.1f s; run --merge when all parts are done (%s)",
-            shard_index, num_shards, len(mine), elapsed, path,
+            shard_index,
+            num_shards,
+            len(mine),
+            elapsed,
+            path,
         )
         return part
     man = build_manifest(header, results)
@@ -640,15 +679,24 @@ def _log_summary(
         s = man["splits"][split]
         log.info(
             "%-5s %6d examples  %5d utterances  %8.1f s audio  %3d shards  %d speakers",
-            split, s["examples"], s["utterances"], s["seconds"], len(s["shards"]),
+            split,
+            s["examples"],
+            s["utterances"],
+            s["seconds"],
+            len(s["shards"]),
             len(s["speakers"]),
         )
     seconds = sum(u["seconds"] for t in written for u in t["utts"])
     log.info(
         "wrote %d shards (%.1f s of audio) to %s in %.1f s, %.1f audio s per s; records: "
         "%.1f MB, %.0f bytes per audio s",
-        len(written), seconds, out, elapsed, seconds / elapsed if elapsed else 0.0,
-        man["bytes"] / 1e6, man["bytes_per_audio_second"],
+        len(written),
+        seconds,
+        out,
+        elapsed,
+        seconds / elapsed if elapsed else 0.0,
+        man["bytes"] / 1e6,
+        man["bytes_per_audio_second"],
     )
 
 
@@ -706,8 +754,11 @@ def command(args: argparse.Namespace, cfg: Config) -> int:
             merge(cfg)
         else:
             prepare(
-                cfg, workers=args.workers, num_shards=args.num_shards,
-                shard_index=args.shard_index, force=args.force,
+                cfg,
+                workers=args.workers,
+                num_shards=args.num_shards,
+                shard_index=args.shard_index,
+                force=args.force,
             )
     except (corpus.CorpusError, PrepareError, records.RecordsError) as exc:
         log.error("%s", exc)

@@ -230,7 +230,11 @@ def encode_example(features: Mapping[str, bytes]) -> bytes:
 
 
 def segment_example(
-    utt: str, segment: int, valid: int, norm: tuple[float, float], noisy: np.ndarray,
+    utt: str,
+    segment: int,
+    valid: int,
+    norm: tuple[float, float],
+    noisy: np.ndarray,
     clean: np.ndarray,
 ) -> bytes:
     """One training example in the schema of this module's docstring."""
@@ -427,7 +431,11 @@ def _parse_fn(man: Mapping[str, Any]):
         """(B, ...) stored arrays -> magnitude, real, imag, each (B, T, F)."""
         if not spec["fft"]:
             s = features.tf_stft(
-                x, d["n_fft"], d["hop_length"], d["win_length"], center=d["center"],
+                x,
+                d["n_fft"],
+                d["hop_length"],
+                d["win_length"],
+                center=d["center"],
                 normalize=d["fft_normalize"],
             )
             return tf.abs(s), tf.math.real(s), tf.math.imag(s)
