@@ -98,20 +98,6 @@ def corpus_copy(tiny_corpus: Path, tmp_path: Path) -> Callable[[], Path]:
 @pytest.fixture
 def small_cfg() -> Callable[..., object]:
     """Config factory: short segments and small shards for the tiny corpus."""
-    from lstm_se import config
+    from runs import tiny_config
 
-    def make(corpus: Path, out: Path, *overrides: str):
-        base = {
-            "dset": {
-                "wav": str(corpus),
-                "save_path": str(out),
-                "segment": 0.5,
-                "split": 0.75,
-                "shard_mb": 0.5,
-                "workers": 1,
-            },
-            "seed": 7,
-        }
-        return config.from_dict(base, list(overrides))
-
-    return make
+    return tiny_config

@@ -3,37 +3,22 @@ TFLite Micro (int8), the per-kind fake quantization, and the script on a tiny ru
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import re
-import sys
-from pathlib import Path
-from types import ModuleType
 
 import keras
 import numpy as np
 import pytest
-from runs import make_run
+from runs import load_bench, make_run
 
 from lstm_se import config, export, mcu
 from lstm_se import model as M
 
-ROOT = Path(__file__).resolve().parents[1]
 BINS = 257
 
 
-def _load_bench() -> ModuleType:
-    path = ROOT / "bench" / "int8_error.py"
-    spec = importlib.util.spec_from_file_location("bench_int8_error", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load_bench()
+bench = load_bench("int8_error")
 
 
 def _cfg(*overrides: str) -> config.Config:

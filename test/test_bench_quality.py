@@ -3,34 +3,20 @@ and (slow) the whole path from a tiny corpus to quality.json."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pytest
 import soundfile as sf
+from runs import load_bench
 
 from lstm_se import evaluate, metrics
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load_bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_quality", ROOT / "bench" / "quality.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-quality = _load_bench()
+quality = load_bench("quality")
 
 
 def _scores(base: float) -> dict[str, float]:

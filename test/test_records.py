@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from runs import tiny_config
 
 from lstm_se import audio, features, prepare, records
 
@@ -112,23 +113,8 @@ def test_pipeline_equals_direct_features(tiny_corpus, small_cfg, tmp_path, overr
 
 @pytest.fixture(scope="module")
 def prepared(tiny_corpus, tmp_path_factory) -> Path:
-    from lstm_se import config
-
     out = tmp_path_factory.mktemp("records") / "rec"
-    cfg = config.from_dict(
-        {
-            "dset": {
-                "wav": str(tiny_corpus),
-                "save_path": str(out),
-                "segment": 0.5,
-                "split": 0.75,
-                "shard_mb": 0.5,
-                "workers": 1,
-            },
-            "seed": 7,
-        }
-    )
-    prepare.prepare(cfg, progress=False)
+    prepare.prepare(tiny_config(tiny_corpus, out), progress=False)
     return out
 
 
