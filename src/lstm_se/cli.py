@@ -214,7 +214,9 @@ def _add_int16_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _exported_masker(p: argparse.ArgumentParser, args: argparse.Namespace) -> Any:
+def _exported_masker(
+    p: argparse.ArgumentParser, args: argparse.Namespace
+) -> Callable[..., Any] | None:
     """The mcu masker factory that --tflite [--int16] asks for, or None without --tflite."""
     if args.int16 and not args.tflite:
         p.error("--int16 goes with --tflite (it picks the exported 16x8 model)")
