@@ -54,6 +54,8 @@ from typing import Any
 
 import numpy as np
 
+from lstm_se import mcu
+
 log = logging.getLogger("bench.int8_error")
 
 #: Tensor kinds, in the order of the data flow, with what each covers.
@@ -222,7 +224,8 @@ def _affine(lo: float, hi: float) -> tuple[float, int] | None:
 
 
 def _fake(v: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    return (np.clip(np.rint(v / scale) + zero_point, -128, 127) - zero_point) * scale
+    # mcu's (de)quantization: TFLite's rounding (halves away from zero) and saturation.
+    return mcu.dequantize(mcu.quantize(v, scale, zero_point, "int8"), scale, zero_point)
 
 
 class _Quantizer:
@@ -364,10 +367,8 @@ def _snr(value: float) -> float | None:
     return round(value, 2) if math.isfinite(value) else None
 
 
-def _tflite_c_ranges(model_bytes: bytes, cfg: Any) -> dict[str, tuple[float, float]]:
-    from lstm_se import mcu
-
-    masker = mcu.TFLiteMasker(model_bytes, cfg, "tflm")
+def _tflite_c_ranges(masker: Any) -> dict[str, tuple[float, float]]:
+    """The real range of each c state input of an int8 model's `mcu.TFLiteMasker`."""
     out = {}
     for t in masker.state_in:
         if t.name.startswith("c_") and t.quantized:
@@ -376,7 +377,7 @@ def _tflite_c_ranges(model_bytes: bytes, cfg: Any) -> dict[str, tuple[float, flo
 
 
 def _load(run: Path, clips: int) -> tuple[Any, Any, list[np.ndarray]]:
-    from lstm_se import audio, mcu, train
+    from lstm_se import audio, train
 
     missing = [n for n in ("model.keras", "config.yaml") if not (run / n).is_file()]
     if not run.is_dir() or missing:
@@ -414,7 +415,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from lstm_se import config as config_mod
     from lstm_se import export as export_mod
-    from lstm_se import mcu
     from lstm_se import model as model_mod
 
     run = Path(args.run)
@@ -446,11 +446,10 @@ def main(argv: list[str] | None = None) -> int:
     real_c: dict[str, tuple[float, float]] = {}
     int8_path = export_mod.export_dir(run) / export_mod.INT8_FILE
     if int8_path.is_file():
-        data = int8_path.read_bytes()
-        masker = mcu.TFLiteMasker(data, cfg, "tflm")
+        masker = mcu.TFLiteMasker(int8_path.read_bytes(), cfg, "tflm")
         est = np.concatenate([mcu.run_masker(masker, m) for m in mags])
         real = _snr(mcu.mask_snr_db(ref, est))
-        real_c = _tflite_c_ranges(data, cfg)
+        real_c = _tflite_c_ranges(masker)
         lines.append(f"| real int8 model (TFLite Micro, {int8_path.name}) | all | {real:.2f} |")
     else:
         log.info("no %s: the real int8 model is not measured", int8_path)
