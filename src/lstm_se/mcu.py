@@ -51,7 +51,7 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -320,13 +320,6 @@ def int16_masker(
 ) -> TFLiteMasker:
     """The 16x8 masker of an exported run (`model_16x8.tflite`): `--tflite --int16`."""
     return exported_masker(run_dir, cfg, backend, "16x8")
-
-
-def masker_factory(
-    backend: str = "tflm", kind: str = "int8"
-) -> Callable[[Path, config_mod.Config], TFLiteMasker]:
-    """A `MaskerFactory` for enhance with the given backend and exported model."""
-    return lambda run_dir, cfg: exported_masker(run_dir, cfg, backend=backend, kind=kind)
 
 
 # ---------------------------------------------------------------------------------------------
