@@ -29,14 +29,22 @@ the c ranges of the real model are printed beside the simulated ones when it exi
 Not modelled: the fixed-point rescaling inside the integer kernels and the LOGISTIC/TANH
 approximations of TFLite Micro; the JSON's real TFLite Micro figure shows how much that misses.
 
+Two more precisions, to weigh the ways out: int16 (TFLite's 16x8 grids: symmetric over the
+calibrated range, zero point 0; LOGISTIC/TANH outputs on the fixed step 1/32768) for chosen
+kinds, and int8 with one grid per unit (each column of a tensor over its own calibrated range,
+as if every tensor were split by unit; fixed LOGISTIC/TANH grids unchanged).
+
 Scenarios, each a mask SNR (dB) against the float Keras masks over all frames of the clips:
 no quantization (the simulation's own check, above 100 dB), all int8, only one kind, all but
-one kind of the cell-state path (c, fc, cn), all but the cell-state path, and all but the
-cell-state path and the gate outputs. Clips: `--clips` evenly spread over the run's sorted test
-split, picked as the export's verification picks its clips. Each clip starts from zero state.
+one kind of the cell-state path (c, fc, cn), all but the cell-state path, all but the
+cell-state path and the gate outputs; all int8 with one grid per unit; int16 for the gate
+pre-activations, gates and cell state with the rest int8 (the precisions of TFLite's fused
+int8 LSTM kernel, which keeps a 16-bit cell state); and every activation int16 (the 16x8
+model). Clips: `--clips` evenly spread over the run's sorted test split, picked as the
+export's verification picks its clips. Each clip starts from zero state.
 JSON (default `RUN_DIR/export/int8_error.json`): run, clips, frames, ranges, scenarios, the
-real TFLite Micro int8 SNR on the same clips when `RUN_DIR/export/model_int8.tflite` exists
-(else null), and the tables.
+real TFLite Micro int8 and 16x8 SNRs on the same clips when `RUN_DIR/export/model_int8.tflite`
+and `model_16x8.tflite` exist (else null), and the tables.
 """
 
 from __future__ import annotations
@@ -89,8 +97,26 @@ LOGISTIC_GRID = (1 / 256, -128)
 """TFLite's int8 LOGISTIC output: scale 1/256, zero point -128, [0, 1)."""
 TANH_GRID = (1 / 128, 0)
 """TFLite's int8 TANH output: scale 1/128, zero point 0, [-1, 1)."""
+INT16_FIXED_GRID = (1 / 32768, 0)
+"""TFLite's int16 LOGISTIC and TANH outputs: scale 1/32768, zero point 0."""
+FUSED_INT16_KINDS = ("z", "gi", "gf", "gg", "go", "c", "fc", "ig", "cn", "gt")
+"""What TFLite's fused int8 LSTM kernel holds in 16 bits: gate pre-activations, gates and the
+cell state; its input, h and output stay int8."""
 
-Ranges = dict[str, tuple[float, float]]
+Ranges = dict[str, tuple[np.ndarray, np.ndarray]]
+"""Tensor name -> per-column (min, max) over the calibration frames."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Which tensors a scenario rounds, and to what."""
+
+    int8: tuple[str, ...]
+    """Kinds rounded to their int8 grid."""
+    int16: tuple[str, ...] = ()
+    """Kinds rounded to their int16 grid instead."""
+    per_unit: bool = False
+    """The int8 grids of calibrated tensors are per unit (per column), not per tensor."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -228,35 +254,73 @@ def _fake(v: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
     return mcu.dequantize(mcu.quantize(v, scale, zero_point, "int8"), scale, zero_point)
 
 
+def _symmetric16(lo: float, hi: float) -> tuple[float, int] | None:
+    """(scale, 0) of TFLite's 16x8 activation grid over [lo, hi]; None for all zero."""
+    bound = max(abs(lo), abs(hi))
+    return (bound / 32767, 0) if bound > 0 else None
+
+
+def _per_unit(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`_affine` for each column: (scales, zero points), arrays."""
+    lo, hi = np.minimum(lo, 0.0), np.maximum(hi, 0.0)
+    span = hi - lo
+    scale = np.where(span > 0, span / 255, np.finfo(np.float64).tiny)
+    return scale, np.clip(np.rint(-128 - lo / scale), -128, 127)
+
+
+def _fake_any(v: np.ndarray, scale: Any, zero_point: Any, dtype: str) -> np.ndarray:
+    return mcu.dequantize(mcu.quantize(v, scale, zero_point, dtype), scale, zero_point)
+
+
 class _Quantizer:
-    """Rounds a named tensor to its int8 grid when its kind (the name up to ':') is on;
-    records the [min, max] of every tensor over the valid rows when `record` is given."""
+    """Rounds a named tensor to its grid when its kind (the name up to ':') is on; records the
+    per-column [min, max] of every tensor over the valid rows when `record` is given."""
 
     def __init__(
-        self, kinds: Collection[str], ranges: Mapping[str, Sequence[float]] | None, record: Any
+        self,
+        kinds: Collection[str],
+        ranges: Mapping[str, Sequence[Any]] | None,
+        record: Any,
+        int16: Collection[str] = (),
+        per_unit: bool = False,
     ) -> None:
-        self.kinds = frozenset(kinds)
+        self.int16 = frozenset(int16)
+        self.kinds = frozenset(kinds) | self.int16
         self.ranges = ranges or {}
         self.record = record
+        self.per_unit = per_unit
         self.rows: np.ndarray | slice = slice(None)
-        self._grids: dict[str, tuple[float, int] | None] = {}
+        self._grids: dict[str, Any] = {}
+
+    def _range(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        if name not in self.ranges:
+            raise KeyError(f"no calibration range for tensor '{name}'")
+        lo, hi = self.ranges[name]
+        return np.asarray(lo, np.float64), np.asarray(hi, np.float64)
 
     def __call__(self, name: str, v: np.ndarray, grid: tuple[float, int] | None = None):
         if self.record is not None:
             part = v[self.rows]
             lo, hi = self.record.get(name, (math.inf, -math.inf))
-            self.record[name] = (min(lo, float(part.min())), max(hi, float(part.max())))
-        if name.split(":")[0] not in self.kinds:
+            self.record[name] = (np.minimum(lo, part.min(axis=0)), np.maximum(hi, part.max(axis=0)))
+        kind = name.split(":")[0]
+        if kind not in self.kinds:
             return v
-        if grid is None:
-            if name not in self._grids:
-                if name not in self.ranges:
-                    raise KeyError(f"no calibration range for tensor '{name}'")
-                self._grids[name] = _affine(*map(float, self.ranges[name]))
-            grid = self._grids[name]
-            if grid is None:
-                return v
-        return _fake(v, *grid)
+        wide = kind in self.int16
+        if grid is not None:  # a fixed LOGISTIC/TANH output grid
+            return _fake_any(v, *(INT16_FIXED_GRID if wide else grid), "int16" if wide else "int8")
+        if name not in self._grids:
+            lo, hi = self._range(name)
+            if wide:
+                self._grids[name] = _symmetric16(float(lo.min()), float(hi.max()))
+            elif self.per_unit:
+                self._grids[name] = _per_unit(lo, hi)
+            else:
+                self._grids[name] = _affine(float(lo.min()), float(hi.max()))
+        found = self._grids[name]
+        if found is None:
+            return v
+        return _fake_any(v, *found, "int16" if wide else "int8")
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -267,24 +331,30 @@ def simulate(
     net: Net,
     clips: Sequence[np.ndarray],
     quantize: Collection[str] = (),
-    ranges: Mapping[str, Sequence[float]] | None = None,
-    record: dict[str, tuple[float, float]] | None = None,
+    ranges: Mapping[str, Sequence[Any]] | None = None,
+    record: dict[str, Any] | None = None,
+    int16: Collection[str] = (),
+    per_unit: bool = False,
 ) -> list[np.ndarray]:
     """Masks `(frames, bins)` of each clip, run frame by frame from zero state.
 
     `clips`: the model input of each clip, `(frames, bins)`, already compressed (as the
     exported model, which leaves the frontend out, takes it: `lstm_se.model.compress`).
     `quantize`: the tensor kinds (KINDS) to round to int8; every kind but 'w' needs `ranges`
-    (tensor name -> (min, max), as `calibrate` gives). `record`: a dict that receives the
-    [min, max] of every tensor (names like 'z:1:x', 'c:2', 'gm'), widened over calls.
+    (tensor name -> (min, max), scalars or per column, as `calibrate` gives). `int16`:
+    activation kinds rounded to their int16 grid instead. `per_unit`: int8 grids per column.
+    `record`: a dict that receives the per-column [min, max] of every tensor (names like
+    'z:1:x', 'c:2', 'gm'), widened over calls.
     """
-    kinds = set(quantize)
+    if "w" in int16:
+        raise ValueError("the weights are int8 in every model: 'w' cannot be int16")
+    kinds = set(quantize) | set(int16)
     unknown = kinds - set(KINDS)
     if unknown:
         raise ValueError(f"unknown tensor kinds {sorted(unknown)} (known: {', '.join(KINDS)})")
     if "w" in kinds:
         net = quantize_weights(net)
-    q = _Quantizer(kinds, ranges, record)
+    q = _Quantizer(set(quantize) - set(int16), ranges, record, int16, per_unit)
     lengths = [len(c) for c in clips]
     n, frames = len(clips), max(lengths, default=0)
     width = clips[0].shape[1] if clips else 0
@@ -329,7 +399,7 @@ def simulate(
 
 
 def calibrate(net: Net, clips: Sequence[np.ndarray]) -> Ranges:
-    """[min, max] of every tensor of the float simulation over the clips."""
+    """Per-column [min, max] of every tensor of the float simulation over the clips."""
     record: Ranges = {}
     simulate(net, clips, record=record)
     return record
@@ -339,25 +409,39 @@ def calibrate(net: Net, clips: Sequence[np.ndarray]) -> Ranges:
 # scenarios
 
 
-def scenarios(kinds: Sequence[str]) -> dict[str, list[str]]:
-    """Scenario name -> the kinds it quantizes, for a network holding `kinds`."""
-    every = list(kinds)
-    out = {"float (no quantization)": [], "all int8": every}
-    out |= {f"only {k}": [k] for k in every}
-    out |= {f"all but {k}": [x for x in every if x != k] for k in CELL_KINDS}
-    out["exact cell state (c, f*c, c_new float)"] = [x for x in every if x not in CELL_KINDS]
-    out["exact cell state and gates"] = [
-        x for x in every if x not in CELL_KINDS and x not in GATE_KINDS
-    ]
+FLOAT, ALL_INT8, PER_UNIT = "float (no quantization)", "all int8", "all int8, one grid per unit"
+FUSED = "int16 gates and cell state, rest int8 (as the fused int8 LSTM kernel)"
+ALL_16X8 = "all activations int16 (16x8)"
+
+
+def scenarios(kinds: Sequence[str]) -> dict[str, Scenario]:
+    """Scenario name -> what it rounds, for a network holding `kinds`."""
+    every = tuple(kinds)
+
+    def but(*left: str) -> tuple[str, ...]:
+        return tuple(x for x in every if x not in left)
+
+    out = {FLOAT: Scenario(()), ALL_INT8: Scenario(every)}
+    out |= {f"only {k}": Scenario((k,)) for k in every}
+    out |= {f"all but {k}": Scenario(but(k)) for k in CELL_KINDS}
+    out["exact cell state (c, f*c, c_new float)"] = Scenario(but(*CELL_KINDS))
+    out["exact cell state and gates"] = Scenario(but(*CELL_KINDS, *GATE_KINDS))
+    out[PER_UNIT] = Scenario(every, per_unit=True)
+    out[FUSED] = Scenario(every, int16=tuple(k for k in every if k in FUSED_INT16_KINDS))
+    out[ALL_16X8] = Scenario(every, int16=but("w"))
     return out
 
 
-def _describe(kinds: Sequence[str], every: Sequence[str]) -> str:
-    """What a scenario rounds to int8, in words."""
+def _describe(s: Scenario, every: Sequence[str]) -> str:
+    """What a scenario rounds, in words."""
+    if s.int16:
+        wide = "all activations" if len(s.int16) == len(every) - 1 else " ".join(s.int16)
+        return f"{wide} int16, the rest int8"
+    kinds = s.int8
     if not kinds:
         return "none"
     if len(kinds) == len(every):
-        return "all"
+        return "all, per unit" if s.per_unit else "all"
     if len(kinds) == 1:
         return f"{kinds[0]} ({KINDS[kinds[0]]})"
     return "all but " + ", ".join(k for k in every if k not in kinds)
@@ -434,32 +518,43 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict[str, float | None] = {}
     lines = ["| scenario | quantized | mask SNR (dB) |", "|---|---|---:|"]
-    for name, kinds in scenarios(net.kinds).items():
+    for name, scenario in scenarios(net.kinds).items():
         start = time.perf_counter()
-        est = np.concatenate(simulate(net, feats, kinds, ranges))
+        est = np.concatenate(
+            simulate(
+                net, feats, scenario.int8, ranges, int16=scenario.int16, per_unit=scenario.per_unit
+            )
+        )
         snr = mcu.mask_snr_db(ref, est)
         results[name] = _snr(snr)
         log.info("%-40s %7.2f dB (%.1f s)", name, snr, time.perf_counter() - start)
-        lines.append(f"| {name} | {_describe(kinds, net.kinds)} | {snr:.2f} |")
+        lines.append(f"| {name} | {_describe(scenario, net.kinds)} | {snr:.2f} |")
 
-    real: float | None = None
+    real: dict[str, float | None] = {"int8": None, "16x8": None}
     real_c: dict[str, tuple[float, float]] = {}
-    int8_path = export_mod.export_dir(run) / export_mod.INT8_FILE
-    if int8_path.is_file():
-        masker = mcu.TFLiteMasker(int8_path.read_bytes(), cfg, "tflm")
+    folder = export_mod.export_dir(run)
+    for kind, file, quantized in (
+        ("int8", export_mod.INT8_FILE, "all"),
+        ("16x8", export_mod.INT16_FILE, "all activations int16, the rest int8"),
+    ):
+        path = folder / file
+        if not path.is_file():
+            log.info("no %s: the real %s model is not measured", path, kind)
+            continue
+        masker = mcu.TFLiteMasker(path.read_bytes(), cfg, "tflm")
         est = np.concatenate([mcu.run_masker(masker, m) for m in mags])
-        real = _snr(mcu.mask_snr_db(ref, est))
-        real_c = _tflite_c_ranges(masker)
-        lines.append(f"| real int8 model (TFLite Micro, {int8_path.name}) | all | {real:.2f} |")
-    else:
-        log.info("no %s: the real int8 model is not measured", int8_path)
+        real[kind] = _snr(mcu.mask_snr_db(ref, est))
+        if kind == "int8":
+            real_c = _tflite_c_ranges(masker)
+        shown = "identical" if real[kind] is None else f"{real[kind]:.2f}"
+        lines.append(f"| real {kind} model (TFLite Micro, {path.name}) | {quantized} | {shown} |")
     table = "\n".join(lines)
     print(table)
 
     c_lines = ["| c state in | simulation range (these clips) | int8 model range (export) |"]
     c_lines.append("|---|---|---|")
     for li in range(1, len(net.lstm) + 1):
-        lo, hi = ranges[f"c:{li}"]
+        lo, hi = (float(np.min(ranges[f"c:{li}"][0])), float(np.max(ranges[f"c:{li}"][1])))
         model_range = real_c.get(f"c_{li}")
         shown = f"[{model_range[0]:.3f}, {model_range[1]:.3f}]" if model_range else "-"
         c_lines.append(f"| c_{li} | [{lo:.3f}, {hi:.3f}] | {shown} |")
@@ -472,9 +567,12 @@ def main(argv: list[str] | None = None) -> int:
         "layers": len(net.lstm),
         "units": net.units,
         "kinds": {k: KINDS[k] for k in net.kinds},
-        "ranges": {k: [lo, hi] for k, (lo, hi) in sorted(ranges.items())},
+        "ranges": {
+            k: [float(np.min(lo)), float(np.max(hi))] for k, (lo, hi) in sorted(ranges.items())
+        },
         "scenarios": results,
-        "real_tflm_int8_snr": real,
+        "real_tflm_int8_snr": real["int8"],
+        "real_tflm_16x8_snr": real["16x8"],
         "real_tflm_c_ranges": {k: list(v) for k, v in real_c.items()} or None,
         "table": table,
         "c_table": "\n".join(c_lines),

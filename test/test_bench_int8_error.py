@@ -104,6 +104,22 @@ def test_fixed_and_calibrated_grids_are_tflites():
     np.testing.assert_allclose(sig, [0.0, 0.5, 255 / 256])
 
 
+def test_int16_and_per_unit_grids():
+    assert bench._symmetric16(-2.0, 1.0) == (2 / 32767, 0)
+    assert bench._symmetric16(0.0, 0.0) is None
+    scale, zp = bench._per_unit(np.array([-1.0, 0.0, 0.5]), np.array([3.0, 0.0, 2.0]))
+    assert scale[0] == pytest.approx(4 / 255) and zp[0] == bench._affine(-1.0, 3.0)[1]
+    assert scale[2] == pytest.approx(2 / 255) and zp[2] == -128  # widened to hold 0
+    # A column is rounded on its own grid: the small column keeps its precision.
+    q = bench._Quantizer(["z"], {"z:1": ([-1.0, -0.01], [1.0, 0.01])}, None, per_unit=True)
+    out = q("z:1", np.array([[0.5, 0.003]]))
+    assert abs(out[0, 1] - 0.003) < 0.01 / 255
+    tensor = bench._Quantizer(["z"], {"z:1": ([-1.0, -0.01], [1.0, 0.01])}, None)
+    assert tensor("z:1", np.array([[0.5, 0.003]]))[0, 1] == 0.0  # below half a step of 2/255
+    wide = bench._Quantizer([], {}, None, int16=["gf"])
+    np.testing.assert_allclose(wide("gf:1", np.array([0.3]), bench.LOGISTIC_GRID), 0.3, atol=2e-5)
+
+
 def test_all_int8_simulation_explains_the_tflite_micro_error():
     """Calibrated on the frames the converter calibrates on, the fully quantized simulation
     loses as much against float as the real int8 model in TFLite Micro does."""
@@ -127,6 +143,35 @@ def test_all_int8_simulation_explains_the_tflite_micro_error():
     assert mcu.mask_snr_db(ref, np.concatenate(sim)) == pytest.approx(real_snr, abs=2.0)
 
 
+def test_16x8_simulation_explains_the_tflite_micro_16x8_model_and_beats_int8():
+    cfg = _cfg()
+    model = _model(cfg)
+    for layer in model.layers:
+        if layer.weights and layer.trainable:
+            layer.set_weights([3 * w for w in layer.get_weights()])
+    stream = M.build_streaming_model(cfg, model, frontend=False)
+    segs = [_mags(50, s) for s in (4, 5)]
+    int16 = export.convert(stream, "16x8", export.representative_samples(cfg, stream, segs))
+    net = bench.network(model)
+    ranges = bench.calibrate(net, [M.compress(m, cfg) for m in segs])
+    clips = [_mags(50, 4), _mags(50, 9)]
+    feats = [M.compress(m, cfg) for m in clips]
+    ref = np.concatenate([mcu.float_masks(model, m) for m in clips])
+    every = bench.scenarios(net.kinds)
+
+    def sim_snr(name: str) -> float:
+        s = every[name]
+        est = bench.simulate(net, feats, s.int8, ranges, int16=s.int16, per_unit=s.per_unit)
+        return mcu.mask_snr_db(ref, np.concatenate(est))
+
+    masker = mcu.TFLiteMasker(int16, cfg, "tflm")
+    real = mcu.mask_snr_db(ref, np.concatenate([mcu.run_masker(masker, m) for m in clips]))
+    assert sim_snr(bench.ALL_16X8) == pytest.approx(real, abs=3.0)
+    assert sim_snr(bench.ALL_INT8) < sim_snr(bench.FUSED) < sim_snr(bench.ALL_16X8) + 3.0
+    with pytest.raises(ValueError, match="'w' cannot be int16"):
+        bench.simulate(net, feats, (), ranges, int16=["w"])
+
+
 def test_script_on_a_tiny_run(tiny_corpus, tmp_path, capsys):
     cfg = config.from_dict({"dset": {"wav": str(tiny_corpus)}}, ["model.units=16"])
     run = make_run(tmp_path, cfg, _model(cfg))
@@ -139,6 +184,8 @@ def test_script_on_a_tiny_run(tiny_corpus, tmp_path, capsys):
     assert scenarios["float (no quantization)"] > 100
     assert 0 < scenarios["all int8"] < scenarios["float (no quantization)"]
     assert {"only c", "only gf", "all but c", "exact cell state and gates"} <= set(scenarios)
+    assert {bench.PER_UNIT, bench.FUSED, bench.ALL_16X8} <= set(scenarios)
+    assert report["real_tflm_16x8_snr"] is None
     assert set(report["ranges"]) >= {"c:1", "c:2", "x", "gm"}
     assert "| all int8 |" in capsys.readouterr().out
     assert not list(out.parent.glob(".*.tmp"))
