@@ -476,7 +476,7 @@ def _load(run: Path, clips: int) -> tuple[Any, Any, list[np.ndarray]]:
             f"the corpus of {run / 'config.yaml'}"
         )
     # The picks `lstm-se export` verifies on: evenly spread over the sorted test set.
-    picked = mcu._spread(pairs, clips)
+    picked = mcu.evenly_spread(pairs, clips)
     log.info("%d of %d test clips under %s", len(picked), len(pairs), cfg.dset.wav)
     mags = [
         mcu.clip_magnitudes(audio.read_mono(noisy, cfg.dset.sample_rate), cfg)

@@ -200,6 +200,14 @@ def test_mask_snr_db():
     assert mcu.mask_snr_db(ref, ref + 0.01) == pytest.approx(40.0)
 
 
+def test_evenly_spread_keeps_ends_and_order():
+    items = list(range(10))
+    assert mcu.evenly_spread(items, 3) == [0, 4, 9]  # linspace 0, 4.5, 9 rounded
+    assert mcu.evenly_spread(items, 1) == [0]
+    assert mcu.evenly_spread(items, 10) == items
+    assert mcu.evenly_spread(items[:2], 5) == [0, 1]
+
+
 def test_int8_masker_without_export_is_a_clear_error(tmp_path):
     cfg = _cfg()
     with pytest.raises(mcu.McuError, match="lstm-se export"):

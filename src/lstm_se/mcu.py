@@ -698,8 +698,10 @@ def testset_pairs(cfg: config_mod.Config) -> list[tuple[Path, Path]]:
     return [(p, clean[p.stem]) for p in audio.list_audio(noisy_dir) if p.stem in clean]
 
 
-def _spread(items: Sequence[Any], n: int) -> list[Any]:
-    # Evenly spaced picks over a sorted list: deterministic and covering every speaker/SNR.
+def evenly_spread(items: Sequence[Any], n: int) -> list[Any]:
+    """At most `n` items, evenly spaced over `items` (all when there are no more): the test
+    clips the export verifies on, deterministic and covering every speaker and SNR of a
+    sorted list."""
     if len(items) <= n:
         return list(items)
     idx = np.linspace(0, len(items) - 1, n).round().astype(int)
@@ -726,7 +728,7 @@ def verify(
 
     source = "given clips"
     if clips is None:
-        pairs = _spread(testset_pairs(cfg), max_clips)
+        pairs = evenly_spread(testset_pairs(cfg), max_clips)
         if not pairs:
             raise McuError(
                 f"no test set under '{cfg.dset.wav}' (noisy_testset_wav/clean_testset_wav)"
