@@ -120,9 +120,11 @@ def test_int16_and_per_unit_grids():
     np.testing.assert_allclose(wide("gf:1", np.array([0.3]), bench.LOGISTIC_GRID), 0.3, atol=2e-5)
 
 
-def test_all_int8_simulation_explains_the_tflite_micro_error():
-    """Calibrated on the frames the converter calibrates on, the fully quantized simulation
-    loses as much against float as the real int8 model in TFLite Micro does."""
+@pytest.mark.parametrize(("mode", "scenario"), [("int8", bench.ALL_INT8), ("16x8", bench.ALL_16X8)])
+def test_simulation_explains_the_tflite_micro_model(mode, scenario):
+    """Calibrated on the frames the converter calibrates on, the simulation of a model's
+    precisions loses as much against float as the real model in TFLite Micro does; int16 gates
+    and cell state (the fused kernel's) land between all int8 and all int16."""
     cfg = _cfg()
     model = _model(cfg)
     for layer in model.layers:  # larger weights: masks that vary (std ~0.1) as trained ones do
@@ -130,28 +132,7 @@ def test_all_int8_simulation_explains_the_tflite_micro_error():
             layer.set_weights([3 * w for w in layer.get_weights()])
     stream = M.build_streaming_model(cfg, model, frontend=False)
     segs = [_mags(50, s) for s in (4, 5)]
-    int8 = export.convert(stream, "int8", export.representative_samples(cfg, stream, segs))
-    net = bench.network(model)
-    ranges = bench.calibrate(net, [M.compress(m, cfg) for m in segs])
-    clips = [_mags(50, 4), _mags(50, 9)]
-    ref = np.concatenate([mcu.float_masks(model, m) for m in clips])
-    sim = bench.simulate(net, [M.compress(m, cfg) for m in clips], net.kinds, ranges)
-    masker = mcu.TFLiteMasker(int8, cfg, "tflm")
-    real = np.concatenate([mcu.run_masker(masker, m) for m in clips])
-    real_snr = mcu.mask_snr_db(ref, real)
-    assert real_snr < 50  # an error worth explaining
-    assert mcu.mask_snr_db(ref, np.concatenate(sim)) == pytest.approx(real_snr, abs=2.0)
-
-
-def test_16x8_simulation_explains_the_tflite_micro_16x8_model_and_beats_int8():
-    cfg = _cfg()
-    model = _model(cfg)
-    for layer in model.layers:
-        if layer.weights and layer.trainable:
-            layer.set_weights([3 * w for w in layer.get_weights()])
-    stream = M.build_streaming_model(cfg, model, frontend=False)
-    segs = [_mags(50, s) for s in (4, 5)]
-    int16 = export.convert(stream, "16x8", export.representative_samples(cfg, stream, segs))
+    converted = export.convert(stream, mode, export.representative_samples(cfg, stream, segs))
     net = bench.network(model)
     ranges = bench.calibrate(net, [M.compress(m, cfg) for m in segs])
     clips = [_mags(50, 4), _mags(50, 9)]
@@ -164,12 +145,14 @@ def test_16x8_simulation_explains_the_tflite_micro_16x8_model_and_beats_int8():
         est = bench.simulate(net, feats, s.int8, ranges, int16=s.int16, per_unit=s.per_unit)
         return mcu.mask_snr_db(ref, np.concatenate(est))
 
-    masker = mcu.TFLiteMasker(int16, cfg, "tflm")
+    masker = mcu.TFLiteMasker(converted, cfg, "tflm")
     real = mcu.mask_snr_db(ref, np.concatenate([mcu.run_masker(masker, m) for m in clips]))
-    assert sim_snr(bench.ALL_16X8) == pytest.approx(real, abs=3.0)
-    assert sim_snr(bench.ALL_INT8) < sim_snr(bench.FUSED) < sim_snr(bench.ALL_16X8) + 3.0
-    with pytest.raises(ValueError, match="'w' cannot be int16"):
-        bench.simulate(net, feats, (), ranges, int16=["w"])
+    assert real < (50 if mode == "int8" else 70)  # an error worth explaining
+    assert sim_snr(scenario) == pytest.approx(real, abs=2.0 if mode == "int8" else 3.0)
+    if mode == "16x8":
+        assert sim_snr(bench.ALL_INT8) < sim_snr(bench.FUSED) < sim_snr(bench.ALL_16X8) + 3.0
+        with pytest.raises(ValueError, match="'w' cannot be int16"):
+            bench.simulate(net, feats, (), ranges, int16=["w"])
 
 
 def test_script_on_a_tiny_run(tiny_corpus, tmp_path, capsys):
