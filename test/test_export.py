@@ -340,6 +340,23 @@ def test_int16_export_runs_in_tflite_micro(tiny_run, tmp_path):
         assert not (folder / name).exists(), name
 
 
+def test_target_warnings_say_what_missed_and_what_to_do():
+    snr, pesq = "mask SNR >= 40 dB", "PESQ-WB lost <= 0.03"
+    met = {"verification": {"targets": {snr: True, pesq: True}}}
+    assert export.target_warnings(met, "r") == []
+    missed = {"verification": {"targets": {snr: False, pesq: True}}}
+    lines = export.target_warnings(missed, "result/x")
+    assert lines[0] == f"verification target missed by the int8 model: {snr}"
+    assert "lstm-se export --run result/x --int16" in lines[1]
+    assert "bench/int8_error.py --run result/x" in lines[2]
+    missed["verification"]["targets_16x8"] = {snr: True, pesq: True}
+    lines = export.target_warnings(missed, "result/x")
+    assert "16x8 model meets every target" in lines[1] and export.INT16_FILE in lines[1]
+    both = {"verification": {"targets": {snr: False}, "targets_16x8": {snr: False}}}
+    assert "missed by the 16x8 model" in export.target_warnings(both, "r")[1]
+    assert export.target_warnings({}, "r") == []  # no verification (check failed): nothing
+
+
 @pytest.mark.slow
 def test_2x256_is_reported_over_budget():
     cfg = config.from_dict({}, ["model.layers=2", "model.units=256"])
