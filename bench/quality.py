@@ -13,7 +13,7 @@ Run mode reproduces the project's quality figures from a corpus in the VoiceBank
    are there for the same config and corpus, and refuses another config there);
 2. train: `lstm-se train` into `OUT/NAME/run/`, timed by the wall clock (summed over the
    sessions that trained, in `OUT/NAME/train_time.json`; a finished run is not touched, an
-   unfinished one resumes);
+   unfinished one resumes, one started with another config is refused);
 3. export: `lstm-se export` (int8 TFLite Micro model, MACs, budget, int8-vs-float mask SNR),
    skipped when `export.json` is newer than the trained model;
 4. evaluate: `lstm-se evaluate` with the float model and, unless `--no-int8`, with the int8
@@ -71,8 +71,6 @@ log = logging.getLogger("bench.quality")
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "result" / "bench" / "quality"
-DEMO_MINUTES = 2.0
-DEMO_SPEAKERS = 10
 KEYS = metrics.SCORE_KEYS
 QUALITY_FILE = "quality.json"
 TRAIN_TIME_FILE = "train_time.json"
@@ -122,9 +120,7 @@ def ensure_demo_corpus(out: Path, config_path: str) -> Path:
         demo.make_demo_corpus(
             corpus,
             config.load(config_path).mix,
-            minutes=DEMO_MINUTES,
-            speakers=DEMO_SPEAKERS,
-            force=corpus.exists(),
+            force=corpus.exists(),  # make_demo_corpus's defaults: 2 minutes, 10 speakers
         )
     return corpus
 
@@ -146,34 +142,37 @@ def bench_config(config_path: str, overrides: Sequence[str], corpus: Path, work:
     )
 
 
+def _epoch(state: Mapping[str, Any] | None) -> int:
+    return int(state["epoch"]) if state else 0
+
+
 def train_stage(cfg, work: Path) -> dict[str, Any]:
-    """Train or resume unless finished; wall-clock seconds summed over the sessions that trained."""
+    """Train, resume, or leave a finished run as it is: always through `train.run`, which
+    refuses a run started with another config. Wall-clock seconds summed over the sessions
+    whose saved state advanced by an epoch."""
     from lstm_se import train
 
     run_dir = work / "run"
     time_path = work / TRAIN_TIME_FILE
     timing = json.loads(time_path.read_text()) if time_path.is_file() else {"seconds": 0.0}
+    before = train.read_state(run_dir)
+    start = time.perf_counter()
+    train.run(cfg, verbose=2)  # a finished run: "nothing to do"
+    seconds = time.perf_counter() - start
     state = train.read_state(run_dir)
-    finished = (
-        state is not None
-        and (state.get("stopped_early") or int(state["epoch"]) >= cfg.epochs)
-        and (run_dir / train.MODEL).is_file()
-    )
-    if finished:
-        log.info("train: %s is finished, reusing it", run_dir)
-    else:
-        start = time.perf_counter()
-        train.run(cfg, verbose=2)
-        timing["seconds"] = round(timing["seconds"] + time.perf_counter() - start, 2)
+    if _epoch(state) > _epoch(before):
+        timing["seconds"] = round(timing["seconds"] + seconds, 2)
         timing["sessions"] = timing.get("sessions", 0) + 1
         _write_json(time_path, timing)
-        state = train.read_state(run_dir)
-    _, model = train.load_run(run_dir)
+    try:
+        _, model = train.load_run(run_dir)
+    except FileNotFoundError as exc:
+        raise SystemExit(f"error: no trained model to benchmark: {exc}") from None
     return {
         "run": str(run_dir),
         "seconds": timing["seconds"],
         "sessions": timing.get("sessions", 0),
-        "epochs": int(state["epoch"]) if state else 0,
+        "epochs": _epoch(state),
         "stopped_early": bool(state and state.get("stopped_early")),
         "parameters": int(model.count_params()),
     }
@@ -204,20 +203,28 @@ def evaluate_stage(
     model_file = (
         run_dir / train.MODEL if kind == "float" else export.export_dir(run_dir) / export.INT8_FILE
     )
+    result = None
     if _is_newer(metrics_path, model_file):
         saved = json.loads(metrics_path.read_text())
         want = "manifest" if testset is None else str(testset)
         same_set = (saved.get("layout") if testset is None else saved.get("testset")) == want
         if saved.get("model", "float") == kind and same_set:
             log.info("evaluate: %s is up to date, reusing it", metrics_path)
-            return saved
-    evaluate.evaluate_run(
-        run_dir,
-        testset,
-        workers=workers,
-        masker_factory=mcu.int8_masker if kind == "int8" else None,
-    )
-    return json.loads(metrics_path.read_text())  # NaN already null, as when reused
+            result = saved
+    if result is None:
+        evaluate.evaluate_run(
+            run_dir,
+            testset,
+            workers=workers,
+            masker_factory=mcu.int8_masker if kind == "int8" else None,
+        )
+        result = json.loads(metrics_path.read_text())  # NaN already null, as when reused
+    if result.get("failed"):
+        log.warning(
+            "evaluate: %d pair(s) of %s could not be scored and are left out (see %s)",
+            len(result["failed"]), name, metrics_path,
+        )  # fmt: skip
+    return result
 
 
 def _means(summary: Mapping[str, Any]) -> dict[str, float | None]:
@@ -253,7 +260,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     corpus_arg, overrides = split_positionals(args.positional)
     out = Path(args.out)
     config_path = args.config or str(ROOT / "conf" / ("config.yaml" if corpus_arg else "demo.yaml"))
-    name = args.name or ("demo" if corpus_arg is None else default_name(config_path, overrides))
+    name = args.name or default_name(config_path, overrides)  # "demo" or "demo-<hash>" too
     corpus = Path(corpus_arg) if corpus_arg else ensure_demo_corpus(out, config_path)
     work = out / name
     cfg = bench_config(config_path, overrides, corpus, work)
@@ -266,19 +273,14 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     run_dir = Path(trained["run"])
     report = export_stage(run_dir)
     kinds = ("float", "int8") if args.int8 else ("float",)
-    testsets: list[tuple[str, Path, Path | None]] = [
-        (f"{corpus.resolve().name} test split", corpus, None)
-    ]
+    # (label, test set folder or None for the corpus' own test split)
+    testsets: list[tuple[str, Path | None]] = [(f"{corpus.resolve().name} test split", None)]
     if args.testset:
-        testsets.append((evaluate.testset_name(args.testset), Path(args.testset), args.testset))
+        testsets.append((evaluate.testset_name(args.testset), Path(args.testset)))
     entries = []
-    for label, path, testset in testsets:
-        by_model = {
-            kind: evaluate_stage(run_dir, None if testset is None else Path(testset), kind,
-                                 args.workers)
-            for kind in kinds
-        }  # fmt: skip
-        entries.append(testset_entry(label, path, by_model))
+    for label, testset in testsets:
+        by_model = {kind: evaluate_stage(run_dir, testset, kind, args.workers) for kind in kinds}
+        entries.append(testset_entry(label, corpus if testset is None else testset, by_model))
 
     verification = report.get("verification", {})
     quality = {
@@ -384,6 +386,20 @@ def _scores(source: Mapping[str, Any]) -> dict[str, float | None]:
     return scores
 
 
+def load_baseline(path: str) -> dict[str, Any]:
+    """A `--baseline` JSON object; a missing, unreadable or invalid file is a clear error."""
+    problem = "does not hold a JSON object"
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        data, problem = None, f"cannot be read: {exc.strerror or exc}"
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        data, problem = None, f"is not valid JSON: {exc}"
+    if not isinstance(data, dict):
+        raise SystemExit(f"error: --baseline file '{path}' {problem}")
+    return data
+
+
 def baseline_row(data: Mapping[str, Any], label: str) -> Row:
     """A row from a metrics-like JSON: evaluate's metrics.json (its `enhanced` means, named
     after its run) or flat metric values with an optional `name`."""
@@ -424,7 +440,7 @@ def add_extras(
         g.rows.append(Row(label, "reference", _means(scored["enhanced"])))
     for spec in baselines:
         testset_name, path = _pair(spec, "--baseline")
-        data = json.loads(Path(path).read_text())
+        data = load_baseline(path)
         g = _group(groups, testset_name, None, data.get("files"))
         if g.noisy is None and isinstance(data.get("noisy"), Mapping):
             g.noisy = Row("noisy input", "", _scores(data["noisy"]))
@@ -515,6 +531,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # intermixed: the corpus and the overrides may come before and after the options
     args = parser.parse_intermixed_args(argv)
+    if args.table:
+        run_only = [f"'{item}'" for item in args.positional]  # corpus folder, overrides
+        given = {"--testset": args.testset, "--config": args.config, "--name": args.name}
+        run_only += [option for option, value in given.items() if value is not None]
+        run_only += [] if args.int8 else ["--no-int8"]
+        if run_only:
+            parser.error(f"--table only collects results; not with run-mode {', '.join(run_only)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
     from lstm_se import LstmSeError
@@ -529,8 +552,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     table = markdown(groups)
     print(table, end="")
     if args.table:
+        from lstm_se.config import atomic_write_text
+
         md = Path(args.table) / "quality.md"
-        md.write_text(table, encoding="utf-8")
+        atomic_write_text(md, table)
         log.info("wrote %s", md)
     return 0
 

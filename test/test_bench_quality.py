@@ -121,6 +121,128 @@ def test_reference_and_metrics_json_baseline_rows(tmp_path, capsys):
     assert "| vb_run | float |" in vb[1] and "| 2.500 |" in vb[1]
 
 
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        (["corpus_dir"], "'corpus_dir'"),
+        (["model.units=32"], "'model.units=32'"),
+        (["--testset", "flat"], "--testset"),
+        (["--config", "conf/demo.yaml"], "--config"),
+        (["--name", "x"], "--name"),
+        (["--no-int8"], "--no-int8"),
+    ],
+)
+def test_table_with_run_mode_arguments_is_an_error(tmp_path, capsys, extra, named):
+    _write(tmp_path / "a" / "quality.json", _quality("a", tmp_path / "chime2"))
+    with pytest.raises(SystemExit) as exc:
+        quality.main(["--table", str(tmp_path), *extra])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--table" in err and named in err
+    assert not (tmp_path / "quality.md").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (None, "cannot be read"),
+        ("{not json", "is not valid JSON"),
+        ("[1, 2]", "does not hold a JSON object"),
+    ],
+)
+def test_bad_baseline_file_is_a_clear_error(tmp_path, content, problem):
+    _write(tmp_path / "out" / "a" / "quality.json", _quality("a", tmp_path / "chime2"))
+    baseline = tmp_path / "paper.json"
+    if content is not None:
+        baseline.write_text(content)
+    args = ["--table", str(tmp_path / "out"), "--baseline", f"chime2={baseline}"]
+    with pytest.raises(SystemExit, match=rf"^error: --baseline file '{baseline}' {problem}"):
+        quality.main(args)
+
+
+def test_demo_name_carries_the_overrides_hash(tmp_path, monkeypatch):
+    """Without CORPUS_DIR or --name the benchmark is `demo`, or `demo-<hash>` with overrides:
+    another model never lands in the demo's folder."""
+
+    class Stop(Exception):
+        pass
+
+    names = []
+
+    def bench_config(config_path, overrides, corpus, work):
+        names.append(work.name)
+        raise Stop
+
+    monkeypatch.setattr(quality, "ensure_demo_corpus", lambda out, config_path: out / "corpus")
+    monkeypatch.setattr(quality, "bench_config", bench_config)
+    for overrides in ([], ["model.units=32"], ["model.units=64"]):
+        with pytest.raises(Stop):
+            quality.main(["--out", str(tmp_path), *overrides])
+    demo_yaml = str(quality.ROOT / "conf" / "demo.yaml")
+    assert names == [
+        "demo",
+        quality.default_name(demo_yaml, ["model.units=32"]),
+        quality.default_name(demo_yaml, ["model.units=64"]),
+    ]
+    assert names[1].startswith("demo-") and names[1] != names[2]
+
+
+class _Model:
+    def count_params(self) -> int:
+        return 123
+
+
+def test_train_stage_always_asks_train_and_times_only_sessions_that_trained(tmp_path, monkeypatch):
+    """train.run is called for a finished run too (it checks the config and does nothing); a
+    session counts when the saved state's epoch advanced."""
+    from lstm_se import train
+
+    states: list[dict[str, Any] | None] = [None]
+    calls = []
+
+    def run(cfg, verbose=2):
+        calls.append(cfg)
+        if cfg == "train":
+            states.append({"epoch": len(states)})
+
+    monkeypatch.setattr(train, "read_state", lambda run_dir: states[-1])
+    monkeypatch.setattr(train, "run", run)
+    monkeypatch.setattr(train, "load_run", lambda run_dir: (None, _Model()))
+    first = quality.train_stage("train", tmp_path)
+    assert first["sessions"] == 1 and first["epochs"] == 1 and first["parameters"] == 123
+    finished = quality.train_stage("finished", tmp_path)
+    assert calls == ["train", "finished"]
+    assert finished["sessions"] == 1 and finished["seconds"] == first["seconds"]
+    assert json.loads((tmp_path / "train_time.json").read_text())["sessions"] == 1
+    assert quality.train_stage("train", tmp_path)["sessions"] == 2
+
+    def no_model(run_dir):
+        raise FileNotFoundError(f"run {run_dir} has no model yet")
+
+    monkeypatch.setattr(train, "load_run", no_model)
+    with pytest.raises(SystemExit, match=r"^error: no trained model .* has no model yet"):
+        quality.train_stage("finished", tmp_path)
+
+
+def test_same_name_with_another_config_is_refused(tiny_corpus, tmp_path, caplog):
+    """A finished run under the same --name but other overrides is not reused as if it were
+    the new model: train refuses it, and no quality.json is written."""
+    from runs import make_run
+
+    from lstm_se import model, prepare
+
+    out = tmp_path / "quality"
+    cfg = quality.bench_config(str(quality.ROOT / "conf" / "config.yaml"), TINY, tiny_corpus,
+                               out / "tiny")  # fmt: skip
+    prepare.prepare(cfg)
+    run = make_run(out / "tiny", cfg, model.build_model(cfg))
+    _write(run / "backup" / "state.json", {"epoch": 2})  # finished: both epochs done
+    args = [str(tiny_corpus), "--out", str(out), "--name", "tiny", "--workers", "0", *TINY]
+    assert quality.main([*args, "model.units=8"]) == 1
+    assert "different config" in caplog.text and "model.units" in caplog.text
+    assert not (out / "tiny" / "quality.json").exists()
+
+
 def test_positionals_split_into_corpus_and_overrides():
     assert quality.split_positionals(["a.b=1", "corpus", "c=2"]) == ("corpus", ["a.b=1", "c=2"])
     assert quality.split_positionals(["a.b=1"]) == (None, ["a.b=1"])
@@ -170,9 +292,14 @@ def test_quality_bench_end_to_end(tiny_corpus, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "| flat (6 files) | tiny | int8 |" in printed
 
+    run = out / "tiny" / "run"
+    outputs = [run / "export" / "export.json", *sorted(run.glob("eval/*/metrics.json"))]
+    assert len(outputs) == 5  # export, float and int8 on both test sets
+    mtimes = [p.stat().st_mtime_ns for p in outputs]
     start = time.perf_counter()
     assert quality.main(args) == 0  # every stage reused
     assert time.perf_counter() - start < 60
     again = json.loads((out / "tiny" / "quality.json").read_text())
     assert again["train_seconds"] == q["train_seconds"] and again["train_sessions"] == 1
     assert again["testsets"] == q["testsets"]
+    assert [p.stat().st_mtime_ns for p in outputs] == mtimes  # nothing exported or scored again
