@@ -242,16 +242,16 @@ def quantize_weights(net: Net) -> Net:
 def _affine(lo: float, hi: float) -> tuple[float, int] | None:
     """(scale, zero point) of TFLite's asymmetric int8 grid over [lo, hi] widened to hold 0;
     None for an all-zero range."""
-    lo, hi = min(lo, 0.0), max(hi, 0.0)
-    if hi <= lo:
+    if max(hi, 0.0) <= min(lo, 0.0):
         return None
-    scale = (hi - lo) / 255
-    return scale, int(np.clip(np.rint(-128 - lo / scale), -128, 127))
+    scale, zero_point = _per_unit(np.asarray(lo, np.float64), np.asarray(hi, np.float64))
+    return float(scale), int(zero_point)
 
 
-def _fake(v: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    # mcu's (de)quantization: TFLite's rounding (halves away from zero) and saturation.
-    return mcu.dequantize(mcu.quantize(v, scale, zero_point, "int8"), scale, zero_point)
+def _fake(v: np.ndarray, scale: Any, zero_point: Any, dtype: str = "int8") -> np.ndarray:
+    # mcu's (de)quantization: TFLite's rounding (halves away from zero) and saturation; scale
+    # and zero point may be per-column arrays.
+    return mcu.dequantize(mcu.quantize(v, scale, zero_point, dtype), scale, zero_point)
 
 
 def _symmetric16(lo: float, hi: float) -> tuple[float, int] | None:
@@ -266,10 +266,6 @@ def _per_unit(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     span = hi - lo
     scale = np.where(span > 0, span / 255, np.finfo(np.float64).tiny)
     return scale, np.clip(np.rint(-128 - lo / scale), -128, 127)
-
-
-def _fake_any(v: np.ndarray, scale: Any, zero_point: Any, dtype: str) -> np.ndarray:
-    return mcu.dequantize(mcu.quantize(v, scale, zero_point, dtype), scale, zero_point)
 
 
 class _Quantizer:
@@ -308,7 +304,7 @@ class _Quantizer:
             return v
         wide = kind in self.int16
         if grid is not None:  # a fixed LOGISTIC/TANH output grid
-            return _fake_any(v, *(INT16_FIXED_GRID if wide else grid), "int16" if wide else "int8")
+            return _fake(v, *(INT16_FIXED_GRID if wide else grid), "int16" if wide else "int8")
         if name not in self._grids:
             lo, hi = self._range(name)
             if wide:
@@ -320,7 +316,7 @@ class _Quantizer:
         found = self._grids[name]
         if found is None:
             return v
-        return _fake_any(v, *found, "int16" if wide else "int8")
+        return _fake(v, *found, "int16" if wide else "int8")
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -354,7 +350,7 @@ def simulate(
         raise ValueError(f"unknown tensor kinds {sorted(unknown)} (known: {', '.join(KINDS)})")
     if "w" in kinds:
         net = quantize_weights(net)
-    q = _Quantizer(set(quantize) - set(int16), ranges, record, int16, per_unit)
+    q = _Quantizer(quantize, ranges, record, int16, per_unit)
     lengths = [len(c) for c in clips]
     n, frames = len(clips), max(lengths, default=0)
     width = clips[0].shape[1] if clips else 0
@@ -463,12 +459,10 @@ def _tflite_c_ranges(masker: Any) -> dict[str, tuple[float, float]]:
 def _load(run: Path, clips: int) -> tuple[Any, Any, list[np.ndarray]]:
     from lstm_se import audio, train
 
-    missing = [n for n in ("model.keras", "config.yaml") if not (run / n).is_file()]
-    if not run.is_dir() or missing:
-        raise SystemExit(
-            f"error: {run} is not a trained run folder (missing {', '.join(missing) or run})"
-        )
-    cfg, trained = train.load_run(run)
+    try:
+        cfg, trained = train.load_run(run)
+    except FileNotFoundError as exc:  # names the folder and what it lacks
+        raise SystemExit(f"error: {exc}") from None
     pairs = mcu.testset_pairs(cfg)
     if not pairs:
         raise SystemExit(
@@ -532,22 +526,19 @@ def main(argv: list[str] | None = None) -> int:
 
     real: dict[str, float | None] = {"int8": None, "16x8": None}
     real_c: dict[str, tuple[float, float]] = {}
-    folder = export_mod.export_dir(run)
-    for kind, file, quantized in (
-        ("int8", export_mod.INT8_FILE, "all"),
-        ("16x8", export_mod.INT16_FILE, "all activations int16, the rest int8"),
-    ):
-        path = folder / file
-        if not path.is_file():
-            log.info("no %s: the real %s model is not measured", path, kind)
+    quantized = {"int8": "all", "16x8": "all activations int16, the rest int8"}
+    for kind, file in mcu.EXPORTED_MODELS.items():
+        try:
+            masker = mcu.exported_masker(run, cfg, "tflm", kind)
+        except mcu.McuError as exc:
+            log.info("the real %s model is not measured: %s", kind, exc)
             continue
-        masker = mcu.TFLiteMasker(path.read_bytes(), cfg, "tflm")
         est = np.concatenate([mcu.run_masker(masker, m) for m in mags])
         real[kind] = _snr(mcu.mask_snr_db(ref, est))
         if kind == "int8":
             real_c = _tflite_c_ranges(masker)
         shown = "identical" if real[kind] is None else f"{real[kind]:.2f}"
-        lines.append(f"| real {kind} model (TFLite Micro, {path.name}) | {quantized} | {shown} |")
+        lines.append(f"| real {kind} model (TFLite Micro, {file}) | {quantized[kind]} | {shown} |")
     table = "\n".join(lines)
     print(table)
 
