@@ -218,6 +218,31 @@ def test_int8_evaluation_without_an_export_names_the_file(runs, flat_set, capfd)
     assert not (runs["ones"] / "eval" / "chime_like_int8").exists()
 
 
+def test_a_masker_is_scored_under_the_model_it_runs(runs, flat_set):
+    """The results folder comes from the masker's own kind: one that runs a float model, or
+    does not say, is refused before anything is written."""
+
+    class Masker:
+        def __init__(self, kind: str | None) -> None:
+            if kind is not None:
+                self.kind = kind
+
+        def reset(self) -> None: ...
+
+        def __call__(self, frame):
+            return frame * 0 + 1
+
+    eval_root = runs["ones"] / "eval"
+    before = sorted(eval_root.rglob("*")) if eval_root.exists() else []
+    for kind in ("float", None):
+        with pytest.raises(evaluate.EvaluateError, match=f"runs a '{kind}' model"):
+            evaluate.evaluate_run(
+                runs["ones"], flat_set, masker_factory=lambda r, c, k=kind: Masker(k)
+            )
+    after = sorted(eval_root.rglob("*")) if eval_root.exists() else []
+    assert after == before
+
+
 def test_score_folder_scores_enhanced_files_like_evaluate(runs, flat_set, tmp_path):
     """Enhanced wavs written by one evaluation and scored from their files give its scores."""
     evaluate.evaluate_run(runs["random"], flat_set, tmp_path / "e", workers=0, examples=4)

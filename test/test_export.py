@@ -138,6 +138,9 @@ static int check_PFX(void) {
       PFX_quantize(0.5f, PFX_UP_OUTPUT_MASK_SCALE, PFX_UP_OUTPUT_MASK_ZERO_POINT),
       PFX_UP_OUTPUT_MASK_SCALE, PFX_UP_OUTPUT_MASK_ZERO_POINT);
   if (fabsf(half - 0.5f) > 0.5f * PFX_UP_OUTPUT_MASK_SCALE) return 6;
+  /* 0.0 is exactly the zero point (a zero-point sign error would pass the round trip) */
+  if (PFX_quantize(0.0f, PFX_UP_OUTPUT_MASK_SCALE, PFX_UP_OUTPUT_MASK_ZERO_POINT)
+      != PFX_UP_OUTPUT_MASK_ZERO_POINT) return 7;
   return 0;
 }
 """
@@ -240,8 +243,9 @@ def test_int16_flag_needs_tflite_and_a_16x8_export(exported, tiny_run, tmp_path,
     with pytest.raises(SystemExit) as exc:
         cli.main(["enhance", *args, "--int16"])
     assert exc.value.code == 2
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exc:
         cli.main(["evaluate", "--run", str(tiny_run), "--int16"])
+    assert exc.value.code == 2
     # The tiny run was exported without --int16: a clear error naming the missing model.
     assert cli.main(["enhance", *args, "--tflite", "--int16"]) == 2
     err = capfd.readouterr().err
@@ -305,6 +309,9 @@ def test_int16_export_runs_in_tflite_micro(tiny_run, tmp_path):
     assert abs(ver["audio"]["delta_16x8"]["pesq_wb"]) <= 0.03
     assert ver["audio"]["16x8"]["pesq_wb"] > 1.0 and "16x8 - float" in ver["audio"]["table"]
     assert ver["targets_16x8"] and all(ver["targets_16x8"].values()), ver["targets_16x8"]
+    # Its cycles rest on the 16-bit kernel's rate, the int8 model's on the int8 one's.
+    for key, rate in (("budget_16x8", mcu.MACS_PER_CYCLE_16X8), ("budget", mcu.MACS_PER_CYCLE)):
+        assert result.report[key]["assumptions"]["macs_per_cycle"] == rate
     # Its C array: int16 I/O helpers, its own measured arena, and symbols of its own, so one
     # firmware can hold both models.
     folder = export.export_dir(copy)
@@ -335,6 +342,12 @@ def test_int16_export_runs_in_tflite_micro(tiny_run, tmp_path):
     direct, _ = enhance.enhance_waveform(noisy, 16000, cfg, masker=masker)
     enhanced, _ = sf.read(tmp_path / "o" / "in.wav", dtype="float32")
     assert np.max(np.abs(enhanced - direct)) < 2 / 32768
+    # `evaluate --tflite --int16` scores it under its own name.
+    from lstm_se import evaluate
+
+    scored = evaluate.evaluate_run(copy, masker_factory=mcu.int16_masker, workers=0, examples=0)
+    assert scored["model"] == "16x8"
+    assert (evaluate.eval_dir(copy, evaluate.testset_name(None), "16x8") / "metrics.json").is_file()
     export.export_run(copy, check=False)
     for name in (export.INT16_FILE, export.C_HEADER_16X8_FILE, export.C_SOURCE_16X8_FILE):
         assert not (folder / name).exists(), name

@@ -174,7 +174,7 @@ def test_budget_passes_a_small_model_and_fails_an_oversized_one():
     ram = mcu.budget(100_000, 400 * 1024, 256, stft, _ops(1000), 8)
     assert [r.name for r in ram.rows if not r.passed] == ["SRAM"]
     # The 16x8 kernel's lower throughput costs cycles, and the report names its source.
-    int16 = mcu.budget(400_000, 36 * 1024, 512, stft, _ops(360_000), 8, 0.016, 0.8)
+    int16 = mcu.budget(400_000, 36 * 1024, 512, stft, _ops(360_000), 8, 0.016, "int16")
     assert int16.cycles_per_frame - small.cycles_per_frame == pytest.approx(360_000 * 0.25)
     assert "s16" in int16.to_dict()["assumptions"]["macs_per_cycle_source"]
     assert "s8" in small.to_dict()["assumptions"]["macs_per_cycle_source"]
@@ -198,6 +198,21 @@ def test_mask_snr_db():
     ref = np.ones((10, 4))
     assert math.isinf(mcu.mask_snr_db(ref, ref))
     assert mcu.mask_snr_db(ref, ref + 0.01) == pytest.approx(40.0)
+
+
+def test_verification_without_a_test_set_scores_both_device_models(converted):
+    cfg, trained, int8, _ = converted
+    stream = M.build_streaming_model(cfg, trained, frontend=False)
+    segs = [_mags(30, 1), _mags(30, 2)]
+    int16 = export.convert(stream, "16x8", export.representative_samples(cfg, stream, segs))
+    ver = mcu.verify_on_magnitudes(cfg, trained, int8, segs, int16)
+    assert ver["clips"] == 2 and ver["frames"] == 60
+    for kind in ("int8", "16x8"):
+        snr = ver[export.report_key("mask_snr_db", kind)]
+        targets = ver[export.report_key("targets", kind)]
+        assert math.isfinite(snr) and snr > 0
+        assert targets == {f"mask SNR >= {mcu.MASK_SNR_TARGET_DB:g} dB": snr >= 40.0}
+    assert "targets_16x8" not in mcu.verify_on_magnitudes(cfg, trained, int8, segs)
 
 
 def test_evenly_spread_keeps_ends_and_order():

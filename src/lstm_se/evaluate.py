@@ -575,7 +575,6 @@ def evaluate_run(
     examples: int = 3,
     progress: bool = True,
     masker_factory: MaskerFactory | None = None,
-    masker_kind: str = "int8",
 ) -> dict[str, Any]:
     """Enhance and score every pair of a test set; write the results; return metrics.json's data.
 
@@ -583,16 +582,13 @@ def evaluate_run(
     cores; 0: score in this process). `examples`: files that get spectrogram plots and wavs.
     `masker_factory` (as `lstm-se evaluate --tflite` passes `mcu.int8_masker`): enhance frame
     by frame with the masker it builds for the run, i.e. an exported model, instead of
-    the Keras model; the results go to `eval_dir(run, name, masker_kind)`, where
-    `masker_kind` names the exported model the factory builds ('int8', or '16x8' for
-    `--tflite --int16`).
+    the Keras model; the results go to `eval_dir(run, name, kind)`, where `kind` is the
+    masker's own `kind`: the exported model it runs ('int8', or '16x8' for `--tflite --int16`).
     """
     from . import enhance
 
     run_dir = Path(run_dir)
-    kind = "float" if masker_factory is None else masker_kind
-    if kind not in MODELS:
-        raise EvaluateError(f"unknown model kind '{kind}' (one of {', '.join(MODELS)})")
+    kind = "float"
     model: Any = None
     masker: enhance.Masker | None = None
     if masker_factory is None:
@@ -604,7 +600,14 @@ def evaluate_run(
         try:
             masker = masker_factory(run_dir, cfg)
         except (LstmSeError, OSError, ValueError) as exc:  # e.g. mcu.McuError: no export yet
-            raise EvaluateError(f"cannot build the {kind} masker: {exc}") from exc
+            raise EvaluateError(f"cannot build the exported model's masker: {exc}") from exc
+        # The masker says which model it runs, so the results cannot land under another's name.
+        kind = getattr(masker, "kind", None)
+        if kind not in MODELS[1:]:
+            raise EvaluateError(
+                f"the masker runs a '{kind}' model; an exported one is scored: "
+                f"{' or '.join(MODELS[1:])} (the float model is scored without a masker)"
+            )
     name = testset_name(testset)
     if testset is None:
         layout, pairs = "manifest", manifest_pairs(cfg)
@@ -738,7 +741,6 @@ def command(args: argparse.Namespace, masker_factory: MaskerFactory | None = Non
             args.run,
             getattr(args, "testset", None),
             masker_factory=masker_factory,
-            masker_kind="16x8" if getattr(args, "int16", False) else "int8",
         )
     except (EvaluateError, EnhanceError, FileNotFoundError) as exc:
         log.error("%s", exc)

@@ -76,6 +76,25 @@ REP_SEGMENTS = 64
 #: has its own, so that firmware can build both in).
 C_PREFIX = "lstm_se"
 C_PREFIX_16X8 = "lstm_se_16x8"
+
+MODEL_FILES = {"float": FLOAT_FILE, "int8": INT8_FILE, "16x8": INT16_FILE}
+"""Each exported model kind and its file in `<run>/export/`."""
+DEVICE_KINDS = ("int8", "16x8")
+"""The models meant for the device (the float one is the reference they are checked against)."""
+
+
+def report_key(name: str, kind: str) -> str:
+    """export.json's key for a figure of one device model: `name` for int8 (the model the issue
+    verifies), `name_16x8` for 16x8 (e.g. 'budget_16x8', 'c_array_16x8', 'targets_16x8')."""
+    return name if kind == "int8" else f"{name}_{kind}"
+
+
+C_ARRAYS = {
+    "int8": (C_HEADER_FILE, C_SOURCE_FILE, C_PREFIX),
+    "16x8": (C_HEADER_16X8_FILE, C_SOURCE_16X8_FILE, C_PREFIX_16X8),
+}
+"""The C array of each device model: header, source and symbol prefix."""
+
 #: The converter's child process may take this long (2x256 calibrates in about a minute).
 CONVERT_TIMEOUT_S = 1800
 #: The mcu check child (arena search, verification over the test set).
@@ -771,10 +790,9 @@ def export_run(
         log.info("converting %s (float, int8%s) in a child process", run_dir, ", 16x8" * int16)
         rep = _convert_in_child(run_dir, work, int16, segments)
         log.info("converted in %.1f s", time.perf_counter() - start)
-        int8 = (work / INT8_FILE).read_bytes()
-        info = describe(int8, output_names(cfg))
+        kinds = ["float", "int8", *(["16x8"] if int16 else [])]
+        models = {k: _Model.read(work / MODEL_FILES[k], cfg) for k in kinds}
         mcu_report: dict[str, Any] = {}
-        arena = None
         if check:
             start = time.perf_counter()
             log.info("TFLite Micro checks (arena, budget, int8 vs float) in a child process")
@@ -785,17 +803,13 @@ def export_run(
                 # export.json and in the exit status, rather than throw the conversion away.
                 log.error("%s", exc)
                 mcu_report = {"check_error": str(exc)}
-            arena = mcu_report.get("arena", {}).get("recommended_bytes")
             log.info("checked in %.1f s", time.perf_counter() - start)
-        c_files = _c_array(work, cfg, INT8_FILE, arena, C_HEADER_FILE, C_SOURCE_FILE, C_PREFIX)
-        if int16:
-            arena16 = mcu_report.get("arena_16x8", {}).get("recommended_bytes")
-            c_files += _c_array(
-                work, cfg, INT16_FILE, arena16,
-                C_HEADER_16X8_FILE, C_SOURCE_16X8_FILE, C_PREFIX_16X8,
-            )  # fmt: skip
-        report = _report(run_dir, cfg, work, info, rep, mcu_report, int16)
-        files = [FLOAT_FILE, INT8_FILE, *([INT16_FILE] if int16 else []), *c_files]
+        c_files = []
+        for kind in kinds[1:]:
+            arena = mcu_report.get(report_key("arena", kind), {}).get("recommended_bytes")
+            c_files += _c_array(work, cfg, models[kind], arena, *C_ARRAYS[kind])
+        report = _report(run_dir, cfg, models, rep, mcu_report)
+        files = [*(MODEL_FILES[k] for k in kinds), *c_files]
         result = ExportResult(folder)
         for name in files:
             os.replace(work / name, folder / name)  # same folder tree: an atomic rename
@@ -815,45 +829,56 @@ def export_run(
         shutil.rmtree(work, ignore_errors=True)
 
 
+@dataclass(frozen=True)
+class _Model:
+    """A converted model as the export writes and reports it: read and described once."""
+
+    file: str
+    data: bytes
+    info: ModelInfo
+    sha256: str
+
+    @classmethod
+    def read(cls, path: Path, cfg: config_mod.Config) -> _Model:
+        data = path.read_bytes()
+        return cls(path.name, data, describe(data, output_names(cfg)), sha256_bytes(data))
+
+
 def _c_array(
     work: Path,
     cfg: config_mod.Config,
-    model_file: str,
+    model: _Model,
     arena: int | None,
     header_name: str,
     source_name: str,
     prefix: str,
 ) -> list[str]:
-    """Write the C header and source of `work/model_file`; return their names."""
-    data = (work / model_file).read_bytes()
-    info, digest = describe(data, output_names(cfg)), sha256_bytes(data)
-    atomic_write_bytes(work / header_name, c_header(info, cfg, arena, digest, prefix).encode())
-    atomic_write_bytes(work / source_name, c_source(data, header_name, digest, prefix).encode())
+    """Write the C header and source of `model` into `work` (itself renamed into place
+    afterwards); return their names."""
+    header = c_header(model.info, cfg, arena, model.sha256, prefix)
+    (work / header_name).write_text(header)
+    (work / source_name).write_text(c_source(model.data, header_name, model.sha256, prefix))
     return [header_name, source_name]
 
 
 def _report(
     run_dir: Path,
     cfg: config_mod.Config,
-    work: Path,
-    info: ModelInfo,
+    models: Mapping[str, _Model],
     rep: dict[str, Any],
     mcu_report: dict[str, Any],
-    int16: bool,
 ) -> dict[str, Any]:
-    models: dict[str, Any] = {}
-    for key, name in (("float", FLOAT_FILE), ("int8", INT8_FILE), ("16x8", INT16_FILE)):
-        if key == "16x8" and not int16:
-            continue
-        data = (work / name).read_bytes()
-        minfo = describe(data, output_names(cfg))
-        models[key] = {
-            "file": name,
-            "bytes": len(data),
-            "sha256": sha256_bytes(data),
-            "ops": minfo.op_counts,
-            **quantization_table(minfo),
+    c_arrays = {
+        report_key("c_array", kind): {
+            "header": C_ARRAYS[kind][0],
+            "source": C_ARRAYS[kind][1],
+            "symbol": f"{C_ARRAYS[kind][2]}_model",
+            "bytes": len(models[kind].data),
+            "alignment": 16,
         }
+        for kind in DEVICE_KINDS
+        if kind in models
+    }
     return {
         "run": run_dir.name,
         "model": {
@@ -865,29 +890,19 @@ def _report(
             "compression": cfg.model.compression,
             "compression_power": cfg.model.compression_power,
         },
-        "models": models,
-        "op_list": [op.op for op in info.ops],
-        "representative": rep,
-        "c_array": {
-            "header": C_HEADER_FILE,
-            "source": C_SOURCE_FILE,
-            "symbol": f"{C_PREFIX}_model",
-            "bytes": info.size_bytes,
-            "alignment": 16,
-        },
-        **(
-            {
-                "c_array_16x8": {
-                    "header": C_HEADER_16X8_FILE,
-                    "source": C_SOURCE_16X8_FILE,
-                    "symbol": f"{C_PREFIX_16X8}_model",
-                    "bytes": models["16x8"]["bytes"],
-                    "alignment": 16,
-                }
+        "models": {
+            kind: {
+                "file": m.file,
+                "bytes": len(m.data),
+                "sha256": m.sha256,
+                "ops": m.info.op_counts,
+                **quantization_table(m.info),
             }
-            if int16
-            else {}
-        ),
+            for kind, m in models.items()
+        },
+        "op_list": [op.op for op in models["int8"].info.ops],
+        "representative": rep,
+        **c_arrays,
         **mcu_report,
     }
 
@@ -926,16 +941,19 @@ def target_warnings(report: Mapping[str, Any], run_dir: str | os.PathLike[str]) 
     """The verification targets each model missed, and what to do when the int8 model missed
     one: the 16x8 model (measured when exported with --int16) and where the error comes from."""
     ver = report.get("verification", {})
-    int8_missed = [k for k, ok in ver.get("targets", {}).items() if not ok]
-    int16 = ver.get("targets_16x8")
-    lines = []
-    if int8_missed:
-        lines.append(f"verification target missed by the int8 model: {'; '.join(int8_missed)}")
-    if int16 is not None:
-        missed = [k for k, ok in int16.items() if not ok]
-        if missed:
-            lines.append(f"verification target missed by the 16x8 model: {'; '.join(missed)}")
-        elif int8_missed:
+    missed = {
+        kind: [k for k, ok in ver[report_key("targets", kind)].items() if not ok]
+        for kind in DEVICE_KINDS
+        if report_key("targets", kind) in ver
+    }
+    lines = [
+        f"verification target missed by the {kind} model: {'; '.join(keys)}"
+        for kind, keys in missed.items()
+        if keys
+    ]
+    int8_missed = bool(missed.get("int8"))
+    if "16x8" in missed:
+        if int8_missed and not missed["16x8"]:
             lines.append(f"the 16x8 model meets every target: {INT16_FILE}, {C_SOURCE_16X8_FILE}")
     elif int8_missed:
         lines.append(
@@ -964,12 +982,14 @@ def command(args: argparse.Namespace) -> int:
         return 2
     for line in summary_lines(result.report):
         log.info("%s", line)
-    budget = result.report.get("budget", {})
-    if budget and not budget.get("pass", True):
-        log.warning(
-            "over the STM32F746 budget: %s (the files are written anyway)",
-            ", ".join(r["name"] for r in budget["rows"] if not r["pass"]),
-        )
+    for kind in DEVICE_KINDS:
+        budget = result.report.get(report_key("budget", kind), {})
+        if budget and not budget.get("pass", True):
+            log.warning(
+                "the %s model is over the STM32F746 budget: %s (the files are written anyway)",
+                kind,
+                ", ".join(r["name"] for r in budget["rows"] if not r["pass"]),
+            )
     for line in target_warnings(result.report, args.run):
         log.warning("%s", line)
     log.info("wrote %s", ", ".join(str(p) for p in result.files.values()))

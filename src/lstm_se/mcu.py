@@ -102,14 +102,21 @@ PESQ_LOSS_TARGET = 0.03
 DEFAULT_MAX_CLIPS = 100
 """Test clips scored by the verification (evenly spread over the sorted test set)."""
 
-_MACS_SOURCES = {
-    MACS_PER_CYCLE: "CMSIS-NN arm_nn_vec_mat_mult_t_s8 DSP path: 8 MACs per 13 instructions "
-    "(4 SMLAD, 3 loads, 6 SXTAB16), the SIMD scheme of Lai et al., arXiv:1801.06601 (2018); "
-    "1 MAC/cycle taken for the dual-issue Cortex-M7",
-    MACS_PER_CYCLE_16X8: "CMSIS-NN arm_nn_vec_mat_mult_t_s16 DSP path (V.2.1.1): 8 MACs per 16 "
-    "instructions (4 SMLAD, 2 activation loads, 2 read_and_pad of int8 weights), 13/16 of the "
-    "int8 kernel's 1 MAC/cycle, rounded to 0.8",
+FC_KERNELS = {
+    "int8": (
+        MACS_PER_CYCLE,
+        "CMSIS-NN arm_nn_vec_mat_mult_t_s8 DSP path: 8 MACs per 13 instructions "
+        "(4 SMLAD, 3 loads, 6 SXTAB16), the SIMD scheme of Lai et al., arXiv:1801.06601 (2018); "
+        "1 MAC/cycle taken for the dual-issue Cortex-M7",
+    ),
+    "int16": (
+        MACS_PER_CYCLE_16X8,
+        "CMSIS-NN arm_nn_vec_mat_mult_t_s16 DSP path (V.2.1.1): 8 MACs per 16 instructions "
+        "(4 SMLAD, 2 activation loads, 2 read_and_pad of int8 weights), 13/16 of the int8 "
+        "kernel's 1 MAC/cycle, rounded to 0.8",
+    ),
 }
+"""FULLY_CONNECTED throughput by activation type: (MACs per cycle, where the figure comes from)."""
 _MAC_OPS = ("FULLY_CONNECTED",)
 _ELEMENTWISE_OPS = ("ADD", "MUL", "LOGISTIC", "TANH", "SUB")
 
@@ -150,7 +157,13 @@ class _TflmBackend:
     name = "tflm"
 
     def __init__(self, model_bytes: bytes, arena_size: int | None = None) -> None:
-        from tflite_micro.python.tflite_micro import runtime
+        try:
+            from tflite_micro.python.tflite_micro import runtime
+        except ImportError as exc:
+            raise McuError(
+                f"TFLite Micro's Python interpreter is not installed ({exc}): the tflite-micro "
+                "package has no wheels for this platform; LiteRT (backend 'litert') still runs"
+            ) from None
 
         self.interp = runtime.Interpreter.from_bytes(model_bytes, arena_size=arena_size)
 
@@ -233,6 +246,13 @@ class TFLiteMasker:
         self.reset()
 
     @property
+    def kind(self) -> str:
+        """The exported model it runs, by its activations: 'int8', '16x8' or 'float'."""
+        return {"int8": "int8", "int16": "16x8", "float32": "float"}.get(
+            self.frame_in.dtype, self.frame_in.dtype
+        )
+
+    @property
     def dtype(self) -> str:
         """The frame input's dtype: float32, int8 or int16."""
         return self.frame_in.dtype
@@ -277,7 +297,7 @@ class TFLiteMasker:
 
 
 #: Exported TFLite models a masker can run on the device path: kind -> file in `<run>/export/`.
-EXPORTED_MODELS = {"int8": export_mod.INT8_FILE, "16x8": export_mod.INT16_FILE}
+EXPORTED_MODELS = {kind: export_mod.MODEL_FILES[kind] for kind in export_mod.DEVICE_KINDS}
 
 
 def exported_masker(
@@ -517,6 +537,8 @@ class Budget:
     ms_per_frame: float
     macs_per_cycle: float = MACS_PER_CYCLE
     """The FULLY_CONNECTED throughput the cycles rest on (int8 or 16x8 kernel)."""
+    macs_per_cycle_source: str = FC_KERNELS["int8"][1]
+    """Where that throughput comes from."""
 
     @property
     def passed(self) -> bool:
@@ -556,7 +578,7 @@ class Budget:
                 "app_allowance_bytes": APP_ALLOWANCE_BYTES,
                 "ram_allowance_bytes": RAM_ALLOWANCE_BYTES,
                 "macs_per_cycle": self.macs_per_cycle,
-                "macs_per_cycle_source": _MACS_SOURCES.get(self.macs_per_cycle, "given"),
+                "macs_per_cycle_source": self.macs_per_cycle_source,
                 "elementwise_cycles_per_element": ELEMENTWISE_CYCLES,
                 "allowances": "kernel, application and RAM allowances and element-wise cycles "
                 "are assumptions, not measurements",
@@ -580,10 +602,13 @@ def budget(
     ops: OpCount,
     op_types: int,
     frame_period: float = 256 / 16000,
-    macs_per_cycle: float = MACS_PER_CYCLE,
+    activations: str = "int8",
 ) -> Budget:
-    """The STM32F746 budget: flash, model size, SRAM and cycles per frame (MACs at
-    `macs_per_cycle`: MACS_PER_CYCLE for int8, MACS_PER_CYCLE_16X8 for 16x8)."""
+    """The STM32F746 budget: flash, model size, SRAM and cycles per frame (MACs at the rate
+    of the FULLY_CONNECTED kernel for `activations`, 'int8' or 'int16': FC_KERNELS)."""
+    if activations not in FC_KERNELS:
+        raise ValueError(f"no FULLY_CONNECTED rate for {activations} activations")
+    macs_per_cycle, macs_source = FC_KERNELS[activations]
     runtime = runtime_flash_bytes(op_types)
     cycles = ops.macs / macs_per_cycle + ops.elementwise * ELEMENTWISE_CYCLES
     frame_cycles = frame_period * CPU_HZ
@@ -614,7 +639,7 @@ def budget(
             f"x {ELEMENTWISE_CYCLES:g}, {frame_period * 1e3:g} ms frame at {CPU_HZ / 1e6:g} MHz",
         ),
     )
-    return Budget(rows, cycles, 1e3 * cycles / CPU_HZ, macs_per_cycle)
+    return Budget(rows, cycles, 1e3 * cycles / CPU_HZ, macs_per_cycle, macs_source)
 
 
 def state_bytes(info: ModelInfo) -> int:
@@ -631,7 +656,6 @@ def model_budget(
     arena = arena or measure_arena(model_bytes)
     ops = count_ops(info)
     stft = sum(stft_buffer_bytes(cfg.dset.n_fft, cfg.dset.hop_length).values())
-    int16 = info.input("frame").dtype == "int16"
     b = budget(
         len(model_bytes),
         arena.recommended_bytes,
@@ -640,7 +664,7 @@ def model_budget(
         ops,
         len(info.op_counts),
         frame_period_s(cfg),
-        MACS_PER_CYCLE_16X8 if int16 else MACS_PER_CYCLE,
+        info.input("frame").dtype,
     )
     return b, ops, arena
 
@@ -778,26 +802,24 @@ def verify(
         "int8_tflm_vs_litert_snr_db": round(tflm_vs_litert, 2)
         if math.isfinite(tflm_vs_litert)
         else "identical",
-        "targets": {
-            f"mask SNR >= {MASK_SNR_TARGET_DB:g} dB": snr["int8_tflm"] >= MASK_SNR_TARGET_DB
-        },
     }
-    if "16x8_tflm" in snr:
-        # The same targets for the 16x8 model, apart: `targets` are the int8 model's.
-        out["targets_16x8"] = {
-            f"mask SNR >= {MASK_SNR_TARGET_DB:g} dB": snr["16x8_tflm"] >= MASK_SNR_TARGET_DB
-        }
+    kinds = [k for k in export_mod.DEVICE_KINDS if f"{k}_tflm" in maskers]
+    device = {kind: maskers[f"{kind}_tflm"] for kind in kinds}
+    audio = None
     if any(c is not None for _, c in clips):
-        device = {"int8": maskers["int8_tflm"]}
-        if "16x8_tflm" in maskers:
-            device["16x8"] = maskers["16x8_tflm"]
-        out["audio"] = _audio_scores(cfg, trained, device, clips)
-        pesq_target = f"PESQ lost <= {PESQ_LOSS_TARGET:g}"
-        out["targets"][pesq_target] = out["audio"]["delta"]["pesq_wb"] >= -PESQ_LOSS_TARGET
-        if "16x8" in device:
-            out["targets_16x8"][pesq_target] = (
-                out["audio"]["delta_16x8"]["pesq_wb"] >= -PESQ_LOSS_TARGET
-            )
+        audio = out["audio"] = _audio_scores(cfg, trained, device, clips)
+    for kind in device:
+        delta = audio[export_mod.report_key("delta", kind)]["pesq_wb"] if audio else None
+        out[export_mod.report_key("targets", kind)] = _targets(snr[f"{kind}_tflm"], delta)
+    return out
+
+
+def _targets(mask_snr_db: float, pesq_delta: float | None = None) -> dict[str, bool]:
+    """The verification targets of one device model against float Keras: the mask SNR, and the
+    PESQ-WB lost when audio was scored."""
+    out = {f"mask SNR >= {MASK_SNR_TARGET_DB:g} dB": mask_snr_db >= MASK_SNR_TARGET_DB}
+    if pesq_delta is not None:
+        out[f"PESQ lost <= {PESQ_LOSS_TARGET:g}"] = pesq_delta >= -PESQ_LOSS_TARGET
     return out
 
 
@@ -847,7 +869,7 @@ def _audio_scores(
     for key in maskers:
         delta = {m: mean[key][m] - mean["float"][m] for m in mean["float"]}
         out[key] = mean[key]
-        out["delta" if key == "int8" else f"delta_{key}"] = delta
+        out[export_mod.report_key("delta", key)] = delta
         out[f"{key}_vs_float_si_sdr_db"] = float(np.nanmean(sdr_vs_float[key]))
         lines += [
             f"| {key} TFLite Micro | {mean[key]['pesq_wb']:.3f} | {mean[key]['stoi']:.4f} | "
@@ -861,20 +883,28 @@ def _audio_scores(
 
 
 def verify_on_magnitudes(
-    cfg: config_mod.Config, trained: Any, int8_bytes: bytes, mags: Sequence[np.ndarray]
+    cfg: config_mod.Config,
+    trained: Any,
+    int8_bytes: bytes,
+    mags: Sequence[np.ndarray],
+    int16_bytes: bytes | None = None,
 ) -> dict[str, Any]:
-    """Mask SNR of int8 (TFLite Micro) against float Keras on magnitude segments."""
-    masker = TFLiteMasker(int8_bytes, cfg, "tflm")
-    ref = [float_masks(trained, m) for m in mags]
-    est = [run_masker(masker, m) for m in mags]
-    snr = mask_snr_db(np.concatenate(ref), np.concatenate(est))
-    return {
+    """Mask SNR of int8 (and 16x8) in TFLite Micro against float Keras on magnitude segments."""
+    ref = np.concatenate([float_masks(trained, m) for m in mags])
+    out: dict[str, Any] = {
         "source": f"{len(mags)} training-record segments (no test set)",
         "clips": len(mags),
-        "frames": int(sum(len(m) for m in mags)),
-        "mask_snr_db": round(snr, 2),
-        "targets": {f"mask SNR >= {MASK_SNR_TARGET_DB:g} dB": snr >= MASK_SNR_TARGET_DB},
+        "frames": int(ref.shape[0]),
     }
+    models = {"int8": int8_bytes, "16x8": int16_bytes}
+    for kind, data in models.items():
+        if data is None:
+            continue
+        masker = TFLiteMasker(data, cfg, "tflm")
+        snr = mask_snr_db(ref, np.concatenate([run_masker(masker, m) for m in mags]))
+        out[export_mod.report_key("mask_snr_db", kind)] = round(snr, 2)
+        out[export_mod.report_key("targets", kind)] = _targets(snr)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -919,7 +949,7 @@ def check(
 
         log.warning("no test set under %s: verifying the mask on training segments", cfg.dset.wav)
         segs = training_segments(cfg, 8, cfg.seed + 1)
-        report["verification"] = verify_on_magnitudes(cfg, trained, int8, segs)
+        report["verification"] = verify_on_magnitudes(cfg, trained, int8, segs, int16_bytes)
     return report
 
 
