@@ -50,7 +50,7 @@ def _models_from_run(run: Path) -> tuple[config_mod.Config, dict[str, bytes], st
         )
         if (folder / name).is_file()
     }
-    return export_mod.load_run_config(run), models, f"run {run}"
+    return config_mod.load_run_config(run), models, f"run {run}"
 
 
 def _models_from_config(cfg: config_mod.Config, seed: int) -> tuple[dict[str, bytes], str]:

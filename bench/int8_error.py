@@ -457,11 +457,11 @@ def _tflite_c_ranges(masker: Any) -> dict[str, tuple[float, float]]:
 
 
 def _load(run: Path, clips: int) -> tuple[Any, Any, list[np.ndarray]]:
-    from lstm_se import audio, train
+    from lstm_se import LstmSeError, audio, train
 
     try:
         cfg, trained = train.load_run(run)
-    except FileNotFoundError as exc:  # names the folder and what it lacks
+    except (FileNotFoundError, LstmSeError) as exc:  # names the folder and what it lacks
         raise SystemExit(f"error: {exc}") from None
     pairs = mcu.testset_pairs(cfg)
     if not pairs:

@@ -171,7 +171,7 @@ def test_default_testset_is_the_runs_dataset(tiny_corpus, small_cfg, tmp_path):
 def exported_run(tiny_corpus, tmp_path_factory) -> Path:
     """A 1 x 16 run trained briefly on the tiny corpus and exported (without the TFLite Micro
     checks, which this module does not need)."""
-    from test_export import tiny_trained_run
+    from runs import tiny_trained_run
 
     from lstm_se import export
 

@@ -11,10 +11,9 @@ import keras
 import numpy as np
 import pytest
 import soundfile as sf
-from runs import make_run
+from runs import tiny_trained_run
 
-from lstm_se import cli, config, demo, export, mcu, prepare, records
-from lstm_se import model as M
+from lstm_se import cli, config, demo, export, mcu
 
 MICRO_OPS = {"FULLY_CONNECTED", "ADD", "MUL", "LOGISTIC", "TANH", "SPLIT", "RESHAPE", "UNPACK"}
 EXPORT_FILES = {
@@ -24,45 +23,6 @@ EXPORT_FILES = {
     export.C_SOURCE_FILE,
     export.JSON_FILE,
 }
-
-
-def _train_briefly(cfg: config.Config, steps: int = 40) -> keras.Model:
-    """A few dozen steps towards the clean/noisy magnitude ratio: masks that vary like a
-    trained model's (a random model's masks sit near 0.5 and make any SNR look good)."""
-    import tensorflow as tf
-
-    keras.utils.set_random_seed(1)
-    model = M.build_model(cfg)
-    ds = records.dataset(cfg.dset.save_path, "train", 8, shuffle=True, repeat=True, seed=1)
-
-    def to_xy(mag, target):
-        clean = tf.sqrt(target[:, :, 2] ** 2 + target[:, :, 3] ** 2)
-        return mag, tf.clip_by_value(clean / (mag + 1e-8), 0.0, 1.0)
-
-    model.compile(keras.optimizers.Adam(3e-3), "mse")
-    model.fit(ds.map(to_xy), steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
-    return model
-
-
-def tiny_trained_run(corpus: Path, root: Path, overrides: list[str], steps: int = 40) -> Path:
-    """Records of `corpus` under `root` and a run of the model `overrides` describe, trained
-    briefly on them."""
-    cfg = config.from_dict(
-        {
-            "dset": {
-                "wav": str(corpus),
-                "save_path": str(root / "records"),
-                "segment": 0.5,
-                "split": 0.75,
-                "shard_mb": 0.5,
-                "workers": 1,
-            },
-            "seed": 7,
-        },
-        overrides,
-    )
-    prepare.prepare(cfg, workers=1, progress=False)
-    return make_run(root, cfg, _train_briefly(cfg, steps=steps), "tiny")
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +72,7 @@ def _demo_like_clip(seconds: float = 3.0) -> np.ndarray:
 
 
 def test_int8_in_tflite_micro_matches_the_float_model_on_a_demo_like_clip(exported, tiny_run):
-    cfg = export.load_run_config(tiny_run)
+    cfg = config.load_run_config(tiny_run)
     trained = keras.models.load_model(tiny_run / "model.keras", compile=False)
     mags = mcu.clip_magnitudes(_demo_like_clip(), cfg)
     ref = mcu.float_masks(trained, mags)
@@ -231,7 +191,7 @@ def test_enhance_tflite_uses_the_int8_model(exported, tiny_run, tmp_path):
     # It is the int8 model's output: the same as enhancing with the int8 masker directly.
     from lstm_se import audio, enhance
 
-    cfg = export.load_run_config(tiny_run)
+    cfg = config.load_run_config(tiny_run)
     noisy, _ = audio.read(tmp_path / "in.wav")
     direct, _ = enhance.enhance_waveform(noisy, rate, cfg, masker=mcu.int8_masker(tiny_run, cfg))
     assert np.max(np.abs(enhanced - direct)) < 2 / 32768  # 16-bit rounding
@@ -268,7 +228,7 @@ def test_a_crash_in_the_child_becomes_a_clear_error():
 def test_missing_records_is_a_clear_error(tiny_run, tmp_path):
     copy = tmp_path / "norecords"
     shutil.copytree(tiny_run, copy, ignore=shutil.ignore_patterns(export.EXPORT_DIR))
-    cfg = export.load_run_config(copy)
+    cfg = config.load_run_config(copy)
     cfg = config.from_dict(config.to_dict(cfg), [f"dset.save_path={tmp_path / 'nothing'}"])
     config.save(cfg, copy / "config.yaml")
     with pytest.raises(export.ExportError, match="lstm-se prepare"):
@@ -336,7 +296,7 @@ def test_int16_export_runs_in_tflite_micro(tiny_run, tmp_path):
     assert cli.main([*args, "--tflite", "--int16"]) == 0
     from lstm_se import audio, enhance
 
-    cfg = export.load_run_config(copy)
+    cfg = config.load_run_config(copy)
     noisy, _ = audio.read(tmp_path / "in.wav")
     masker = mcu.int16_masker(copy, cfg)
     direct, _ = enhance.enhance_waveform(noisy, 16000, cfg, masker=masker)

@@ -442,6 +442,14 @@ def from_dict(data: dict[str, Any], overrides: list[str] | tuple[str, ...] = ())
     return cfg
 
 
+def load_run_config(run_dir: str | os.PathLike[str]) -> Config:
+    """The resolved config a run folder holds (`config.yaml`, written when the run starts)."""
+    path = Path(run_dir) / "config.yaml"
+    if not path.is_file():
+        raise ConfigError(f"'{run_dir}' is not a run folder: it has no config.yaml")
+    return load(path)
+
+
 def load(
     path: str | os.PathLike[str] | None = None, overrides: list[str] | tuple[str, ...] = ()
 ) -> Config:

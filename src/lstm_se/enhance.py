@@ -35,7 +35,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import LstmSeError, audio, features
-from .config import Config
+from .config import Config, ConfigError, load_run_config
 
 log = logging.getLogger(__name__)
 
@@ -406,7 +406,7 @@ def command(args: argparse.Namespace, masker_factory: MaskerFactory | None = Non
     try:
         start = time.perf_counter()
         if tflite:
-            cfg, _ = load(run_dir)
+            cfg = load_run_config(run_dir)  # the exported model runs; no Keras model needed
             try:
                 masker = masker_factory(run_dir, cfg)  # type: ignore[misc]
             except Exception as exc:  # a plug-in's own error type (e.g. mcu.McuError)
@@ -417,7 +417,7 @@ def command(args: argparse.Namespace, masker_factory: MaskerFactory | None = Non
             n_ok, failures = enhance_files(
                 run_dir, args.inputs, args.out, streaming=bool(args.streaming)
             )
-    except (EnhanceError, FileNotFoundError) as exc:  # no run there, or no model in it yet
+    except (EnhanceError, ConfigError, FileNotFoundError) as exc:  # no run there, no model
         log.error("%s", exc)
         return 2
     log.info("done in %.1f s", time.perf_counter() - start)

@@ -62,8 +62,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import LstmSeError, audio, features, metrics
-from .config import Config, atomic_write_text
-from .config import load as load_config
+from .config import Config, ConfigError, atomic_write_text, load_run_config
 
 if TYPE_CHECKING:
     from .enhance import MaskerFactory
@@ -560,13 +559,6 @@ class _Scorer:
         return rows
 
 
-def _run_config(run_dir: Path) -> Config:
-    path = run_dir / "config.yaml"
-    if not path.is_file():
-        raise EvaluateError(f"'{run_dir}' is not a run folder: it has no config.yaml")
-    return load_config(path)
-
-
 def evaluate_run(
     run_dir: str | os.PathLike[str],
     testset: str | os.PathLike[str] | None = None,
@@ -594,9 +586,7 @@ def evaluate_run(
     if masker_factory is None:
         cfg, model = enhance.load(run_dir)
     else:
-        if not run_dir.is_dir():
-            raise EvaluateError(f"run folder '{run_dir}' does not exist")
-        cfg = _run_config(run_dir)
+        cfg = load_run_config(run_dir)
         try:
             masker = masker_factory(run_dir, cfg)
         except (LstmSeError, OSError, ValueError) as exc:  # e.g. mcu.McuError: no export yet
@@ -742,7 +732,7 @@ def command(args: argparse.Namespace, masker_factory: MaskerFactory | None = Non
             getattr(args, "testset", None),
             masker_factory=masker_factory,
         )
-    except (EvaluateError, EnhanceError, FileNotFoundError) as exc:
+    except (EvaluateError, EnhanceError, ConfigError, FileNotFoundError) as exc:
         log.error("%s", exc)
         return 2
     print(result["table"])

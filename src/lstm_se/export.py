@@ -758,14 +758,6 @@ class ExportResult:
     report: dict[str, Any] = field(default_factory=dict)
 
 
-def load_run_config(run_dir: str | os.PathLike[str]) -> config_mod.Config:
-    """The resolved config saved in a run folder (`config.yaml`)."""
-    path = Path(run_dir) / "config.yaml"
-    if not path.is_file():
-        raise ExportError(f"'{run_dir}' is not a run folder: it has no config.yaml")
-    return config_mod.load(path)
-
-
 def export_run(
     run_dir: str | os.PathLike[str],
     int16: bool = False,
@@ -779,9 +771,10 @@ def export_run(
     `check=False` skips the TFLite Micro checks (no arena, budget or verification).
     """
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise ExportError(f"run folder '{run_dir}' does not exist")
-    cfg = load_run_config(run_dir)
+    try:
+        cfg = config_mod.load_run_config(run_dir)
+    except config_mod.ConfigError as exc:
+        raise ExportError(str(exc)) from None
     folder = export_dir(run_dir)
     folder.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".work-", dir=folder))

@@ -316,7 +316,7 @@ def exported_masker(
         flag = " --int16" if kind == "16x8" else ""
         raise McuError(f"{path} does not exist: run `lstm-se export --run {run_dir}{flag}` first")
     if cfg is None:
-        cfg = export_mod.load_run_config(run_dir)
+        cfg = config_mod.load_run_config(run_dir)
     return TFLiteMasker(path.read_bytes(), cfg, backend=backend)
 
 

@@ -911,10 +911,7 @@ def load_run(run_dir: str | os.PathLike[str]) -> tuple[config_mod.Config, keras.
     """A run's config and model: `model.keras`, or the best (then last) checkpoint of a run
     that has not finished."""
     run_dir = Path(run_dir)
-    cfg_path = run_dir / "config.yaml"
-    if not cfg_path.is_file():
-        raise FileNotFoundError(f"{run_dir} is not a run folder (no config.yaml)")
-    cfg = config_mod.load(cfg_path)
+    cfg = config_mod.load_run_config(run_dir)
     for rel in (MODEL, BEST, LAST):
         if (run_dir / rel).is_file():
             return cfg, keras.models.load_model(run_dir / rel, compile=False)
