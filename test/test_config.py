@@ -167,3 +167,11 @@ def test_cli_turns_a_stage_error_into_a_message(
     err = capsys.readouterr().err
     assert "no manifest" in err and "Traceback" not in err
     assert not (tmp_path / "r").exists(), "no run folder is made without records"
+
+
+def test_load_run_config_reads_a_run_folder_and_names_one_that_is_not(tmp_path):
+    cfg = config.from_dict({}, ["model.units=24"])
+    config.save(cfg, tmp_path / "config.yaml")
+    assert config.load_run_config(tmp_path).model.units == 24
+    with pytest.raises(config.ConfigError, match=r"nothing' is not a run folder"):
+        config.load_run_config(tmp_path / "nothing")
