@@ -12,3 +12,11 @@ __version__ = "0.1.0"
 class LstmSeError(Exception):
     """Base of every error this package raises on bad input or a failed stage; the CLI turns
     one into a logged message and a non-zero exit status instead of a traceback."""
+
+
+def new_file_mode() -> int:
+    """The mode a new file gets under the user's umask (0666 & ~umask). Files written under a
+    temporary name (mkstemp: 0600) are set to it before the rename, like any other tool's."""
+    mask = os.umask(0)  # the only way to read the umask; set straight back
+    os.umask(mask)
+    return 0o666 & ~mask

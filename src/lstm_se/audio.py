@@ -14,7 +14,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from . import LstmSeError
+from . import LstmSeError, new_file_mode
 
 AUDIO_SUFFIXES = (".wav", ".flac")
 
@@ -29,6 +29,16 @@ def read(path: str | os.PathLike[str], always_2d: bool = False) -> tuple[np.ndar
     Raises AudioError naming the file when it cannot be read or holds no samples.
     """
     path = Path(path)
+    # libsndfile says only "System error." for a missing or unreadable file: ask the OS first.
+    if not path.exists():
+        raise AudioError(f"{path}: no such file")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a folder, not an audio file")
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise AudioError(f"{path}: cannot open ({exc.strerror})") from exc
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as exc:  # soundfile raises several types for corrupt headers/data
@@ -65,16 +75,27 @@ def read_mono(path: str | os.PathLike[str], sample_rate: int | None = None) -> n
 
 
 def resample(x: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
-    """Resample with soxr (high quality); a no-op when the rates are equal."""
+    """Resample with soxr (high quality); a no-op when the rates are equal.
+
+    Raises AudioError when the result holds NaN or Inf: float input near the float32 limit
+    (e.g. 1e37) is finite but overflows in the filter, and must not reach features or records.
+    """
     if rate_in == rate_out:
         return np.asarray(x, dtype=np.float32)
-    return soxr.resample(np.asarray(x, dtype=np.float32), rate_in, rate_out, quality="HQ").astype(
-        np.float32
-    )
+    y = soxr.resample(np.asarray(x, dtype=np.float32), rate_in, rate_out, quality="HQ")
+    y = y.astype(np.float32)
+    if not np.all(np.isfinite(y)):
+        peak = float(np.max(np.abs(x), initial=0.0))
+        raise AudioError(
+            f"resampling {rate_in} -> {rate_out} Hz gave NaN/Inf samples (input peak {peak:.3g}; "
+            "audio should lie in [-1, 1])"
+        )
+    return y
 
 
 def write(path: str | os.PathLike[str], x: np.ndarray, sample_rate: int) -> int:
-    """Write 16-bit PCM wav atomically (temporary name, then rename).
+    """Write 16-bit PCM wav atomically (temporary name, then rename), with the mode of the
+    user's umask like any other new file (mkstemp alone makes it 0600).
 
     Samples beyond [-1, 1) are clipped; returns how many were.
     """
@@ -87,6 +108,7 @@ def write(path: str | os.PathLike[str], x: np.ndarray, sample_rate: int) -> int:
     os.close(fd)
     try:
         sf.write(tmp, np.clip(x, -1.0, limit), sample_rate, subtype="PCM_16", format="WAV")
+        os.chmod(tmp, new_file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
