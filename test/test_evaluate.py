@@ -3,6 +3,7 @@ the int8 model's evaluation and the scoring of already enhanced files."""
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import math
@@ -144,9 +145,25 @@ def test_summary_interval():
         for v in (1.0, 2.0, 3.0, math.nan)
     ]
     s = evaluate.summarize(rows)["enhanced"]["pesq"]
-    # mean 2, sd 1, n 3: t(0.975, 2) = 4.303 -> half-width 4.303 / sqrt(3)
-    assert s["n"] == 3 and s["mean"] == pytest.approx(2.0)
-    assert s["ci95"] == pytest.approx(4.302653 / math.sqrt(3), rel=1e-5)
+    # n 3 is below the stated minimum: a mean, no interval
+    assert s["n"] == 3 and s["mean"] == pytest.approx(2.0) and math.isnan(s["ci95"])
+    rows = [
+        {"snr": None, **{f"{p}_{k}": v for p in ("noisy", "enhanced") for k in metrics.SCORE_KEYS}}
+        for v in [*np.arange(1.0, 11.0), math.nan]
+    ]
+    s = evaluate.summarize(rows)["enhanced"]["pesq"]
+    # mean 5.5, sd 3.0277, n 10: t(0.975, 9) = 2.262157
+    assert evaluate.MIN_INTERVAL_N == 10 and s["n"] == 10 and s["mean"] == pytest.approx(5.5)
+    assert s["ci95"] == pytest.approx(
+        2.262157 * np.std(np.arange(1.0, 11.0), ddof=1) / math.sqrt(10)
+    )
+
+
+def test_intervals_are_shown_only_from_the_minimum_n(runs, flat_set, tmp_path):
+    result = evaluate.evaluate_run(runs["ones"], flat_set, tmp_path / "e", workers=0, examples=0)
+    assert result["enhanced"]["stoi"]["n"] == 3 and math.isnan(result["enhanced"]["stoi"]["ci95"])
+    table = result["table"]
+    assert "shown from n >= 10" in table and "±" not in table.split("\n", 3)[3]
 
 
 def test_default_testset_is_the_runs_dataset(tiny_corpus, small_cfg, tmp_path):
@@ -259,3 +276,37 @@ def test_score_folder_scores_enhanced_files_like_evaluate(runs, flat_set, tmp_pa
     assert scored["noisy"]["pesq"]["n"] == 2  # the silent reference has no PESQ
     with pytest.raises(evaluate.EvaluateError, match="does not exist"):
         evaluate.score_folder(tmp_path / "nowhere", flat_set)
+
+
+def test_pairs_of_different_lengths_are_skipped_or_counted(runs, flat_set, tmp_path, capfd):
+    clean, _ = sf.read(flat_set / "clean" / "snr6_b.wav")
+    sf.write(flat_set / "clean" / "snr6_b.wav", clean[:-800], RATE, subtype="FLOAT")
+    result = evaluate.evaluate_run(runs["ones"], flat_set, tmp_path / "s", workers=0, examples=0)
+    assert result["files"] == 3 and result["pairs"] == 4
+    assert [(f["utt"], f["reason"]) for f in result["failed"]] == [("snr6_b", "length_mismatch")]
+    assert "Skipped: 1 of 4 pairs (1 length mismatch), not in the means: snr6_b" in result["table"]
+    # allowed: scored on the common length, and the cut is said
+    result = evaluate.evaluate_run(
+        runs["ones"], flat_set, tmp_path / "a", workers=0, examples=0, allow_length_mismatch=True
+    )
+    assert result["files"] == 4 and result["failed"] == []
+    assert result["length_mismatch"]["samples_cut"] == 800
+    assert "1 pair(s) scored on their common length, 800 samples (0.05 s) cut" in result["table"]
+    # the command: non-zero above --max-skipped (default 0: any pair), and the flag
+    base = ["evaluate", "--run", str(runs["ones"]), "--testset", str(flat_set)]
+    assert main(base) == 1
+    assert "1 of 4 pair(s) skipped" in capfd.readouterr().err
+
+    def command(**flags) -> int:
+        args = argparse.Namespace(run=runs["ones"], testset=flat_set, tflite=False, **flags)
+        return evaluate.command(args)
+
+    assert command(max_skipped=0.3) == 0
+    assert command(allow_length_mismatch=True) == 0
+    # pairs at other rates: a sample of rounding is no mismatch
+    pair = evaluate.Pair("x", tmp_path / "c.wav", tmp_path / "n.wav")
+    sf.write(pair.clean, np.zeros(48001), 48000)
+    sf.write(pair.noisy, np.zeros(16000), 16000)
+    assert evaluate.length_mismatch(pair, RATE) == (0, "")
+    sf.write(pair.noisy, np.zeros(16002), 16000)
+    assert evaluate.length_mismatch(pair, RATE)[0] == 2

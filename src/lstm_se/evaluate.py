@@ -33,7 +33,14 @@ from `lstm-se export --int16`) into `<testset name>_16x8/`. Written to
 | `wav/<utt>.wav` | the enhanced examples (16-bit, model rate) |
 
 A metric that cannot be computed (e.g. PESQ of a silent reference) is NaN with a warning and
-left out of the mean; the valid count of each metric is reported.
+left out of the mean; the valid count of each metric is reported. 95 % intervals are shown from
+`MIN_INTERVAL_N` valid values on: from fewer, the interval says nothing.
+
+A pair whose clean and noisy files differ in length (by any sample at equal rates, by more than
+one sample of the lower rate otherwise, as `prepare` checks) is skipped, counted and listed;
+`--allow-length-mismatch` scores it on the common length and reports how many samples were cut.
+Skipped pairs are named in the table; the command exits 1 when more than `--max-skipped` of the
+pairs (default 0: any) were skipped.
 
 `score_folder` scores a folder of already enhanced files (e.g. another system's outputs) against
 a test set's references with the same code.
@@ -52,6 +59,7 @@ import os
 import re
 import time
 import warnings
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -91,9 +99,14 @@ CONVENTIONS = {
     "estoi": "pystoi==0.4.1, extended=True",
     "si_sdr": "Le Roux et al. 2019, both signals zero-mean",
     "composite": "Hu and Loizou 2008 (composite.m re-implemented), with PESQ-WB",
-    "lengths": "clean and estimate truncated to the common length",
+    "lengths": "clean and noisy of equal length, else the pair is skipped "
+    "(--allow-length-mismatch: truncated to the common length, the samples cut counted)",
     "rate": "all signals resampled to the model rate before scoring",
 }
+
+MIN_INTERVAL_N = 10
+"""Fewest valid values a 95 % interval is shown for (a t interval from 2 or 3 files is wide and
+rests on a deviation estimated from almost nothing)."""
 
 _SNR_PREFIX = re.compile(r"^snr(-?\d+(?:\.\d+)?)_", re.IGNORECASE)
 
@@ -270,15 +283,16 @@ def score_pair(
 
 
 def _ci95(values: np.ndarray) -> tuple[float, float, int]:
-    """(mean, half-width of the 95 % Student-t interval, n) over the finite values."""
+    """(mean, half-width of the 95 % Student-t interval, n) over the finite values; the
+    half-width is NaN below MIN_INTERVAL_N values."""
     import scipy.stats
 
     v = values[np.isfinite(values)]
     n = len(v)
     if n == 0:
         return math.nan, math.nan, 0
-    if n == 1:
-        return float(v[0]), math.nan, 1
+    if n < MIN_INTERVAL_N:
+        return float(v.mean()), math.nan, n
     half = float(scipy.stats.t.ppf(0.975, n - 1) * v.std(ddof=1) / math.sqrt(n))
     return float(v.mean()), half, n
 
@@ -317,14 +331,18 @@ def _digits(key: str) -> int:
     return 2 if key == "si_sdr" else 3
 
 
-def markdown_table(summary: Mapping[str, Any], title: str, n_files: int) -> str:
-    """The evaluation as markdown: overall means with 95 % intervals, then means by input SNR."""
+def markdown_table(
+    summary: Mapping[str, Any], title: str, n_files: int, notes: Sequence[str] = ()
+) -> str:
+    """The evaluation as markdown: overall means with 95 % intervals, then means by input SNR.
+    `notes` (e.g. skipped pairs) are printed under the title."""
     lines = [
         f"### {title}",
         "",
         f"{n_files} files; mean ± half-width of the 95 % confidence interval (Student t) over "
-        "the files with a finite value (n).",
+        f"the files with a finite value (n), shown from n >= {MIN_INTERVAL_N}.",
         "",
+        *[f"**{note}**\n" for note in notes],
         "| metric | noisy | enhanced | change | n |",
         "|---|---:|---:|---:|---:|",
     ]
@@ -523,9 +541,9 @@ class _Scorer:
         if self.pool is not None:
             self.pool.shutdown(cancel_futures=True)
 
-    def skip(self, pair: Pair, error: str) -> None:
+    def skip(self, pair: Pair, error: str, reason: str = "unreadable") -> None:
         log.error("%s", error)
-        self.failures.append({"utt": pair.utt, "error": error})
+        self.failures.append({"utt": pair.utt, "reason": reason, "error": error})
         self.bar.update()
 
     def submit(self, pair: Pair, enhanced: np.ndarray | Path) -> None:
@@ -551,12 +569,38 @@ class _Scorer:
                 row = {"error": str(exc)}
             if "error" in row:
                 log.error("%s", row["error"])
-                self.failures.append({"utt": pair.utt, "error": row["error"]})
+                self.failures.append(
+                    {"utt": pair.utt, "reason": "unreadable", "error": row["error"]}
+                )
                 continue
             for message in row.pop("warnings"):
                 log.warning("%s: %s", pair.utt, message)
             rows.append({**row, "snr": pair.snr})
         return rows
+
+
+def length_mismatch(pair: Pair, rate: int) -> tuple[int, str]:
+    """(samples at `rate` that scoring on the common length would cut, description) when the
+    pair's clean and noisy files differ in length, else (0, ''). Equal rates: any sample
+    counts; other rates: more than one sample of the lower rate (resampling rounds). A file
+    whose header cannot be read gives (0, ''): reading it fails later, naming it."""
+    try:
+        c, n = audio.info(pair.clean), audio.info(pair.noisy)
+    except audio.AudioError:
+        return 0, ""
+    if c.samplerate == n.samplerate:
+        differ = c.frames != n.frames
+    else:
+        low = min(c.samplerate, n.samplerate)
+        differ = abs(c.frames * low / c.samplerate - n.frames * low / n.samplerate) > 1
+    if not differ:
+        return 0, ""
+    cut = abs(round(c.frames * rate / c.samplerate) - round(n.frames * rate / n.samplerate))
+    what = (
+        f"clean {pair.clean} has {c.frames} samples at {c.samplerate} Hz, noisy {pair.noisy} "
+        f"{n.frames} at {n.samplerate} Hz"
+    )
+    return max(cut, 1), what
 
 
 def evaluate_run(
@@ -567,11 +611,15 @@ def evaluate_run(
     examples: int = 3,
     progress: bool = True,
     masker_factory: MaskerFactory | None = None,
+    allow_length_mismatch: bool = False,
 ) -> dict[str, Any]:
     """Enhance and score every pair of a test set; write the results; return metrics.json's data.
 
     `testset` None uses the run's dataset manifest. `workers`: scoring processes (None: all
     cores; 0: score in this process). `examples`: files that get spectrogram plots and wavs.
+    A pair of different lengths is skipped (listed in `failed` with reason
+    'length_mismatch'); `allow_length_mismatch` scores it on the common length and counts the
+    samples cut (`length_mismatch` in the result).
     `masker_factory` (as `lstm-se evaluate --tflite` passes `mcu.int8_masker`): enhance frame
     by frame with the masker it builds for the run, i.e. an exported model, instead of
     the Keras model; the results go to `eval_dir(run, name, kind)`, where `kind` is the
@@ -612,8 +660,21 @@ def evaluate_run(
 
     show = _example_indices(len(pairs), examples)
     start = time.perf_counter()
+    truncated: list[dict[str, Any]] = []
     with _Scorer(rate, workers, len(pairs), progress) as scorer:
         for i, pair in enumerate(pairs):
+            cut, what = length_mismatch(pair, rate)
+            if cut and not allow_length_mismatch:
+                scorer.skip(
+                    pair,
+                    f"{pair.utt}: lengths differ ({what}); skipped (--allow-length-mismatch "
+                    "scores the common length)",
+                    "length_mismatch",
+                )
+                continue
+            if cut:
+                log.warning("%s: lengths differ (%s); %d samples cut", pair.utt, what, cut)
+                truncated.append({"utt": pair.utt, "samples_cut": cut})
             try:
                 noisy, noisy_rate = audio.read(pair.noisy)
                 enhanced, _ = enhance.enhance_waveform(
@@ -631,14 +692,27 @@ def evaluate_run(
 
     summary = summarize(rows)
     title = f"{run_dir.name} on {name}" + (f" ({kind} model)" if kind != "float" else "")
-    table = markdown_table(summary, title, len(rows))
+    cut_total = sum(t["samples_cut"] for t in truncated)
+    notes = _skip_notes(scorer.failures, len(pairs))
+    if truncated:
+        notes.append(
+            f"Length mismatch allowed: {len(truncated)} pair(s) scored on their common length, "
+            f"{cut_total} samples ({cut_total / rate:.2f} s) cut"
+        )
+    table = markdown_table(summary, title, len(rows), notes)
     result = {
         "run": str(run_dir),
         "model": kind,
         "testset": source,
         "layout": layout,
         "files": len(rows),
+        "pairs": len(pairs),
         "failed": scorer.failures,
+        "length_mismatch": {
+            "allowed": allow_length_mismatch,
+            "truncated": truncated,
+            "samples_cut": cut_total,
+        },
         "rate": rate,
         "seconds": round(time.perf_counter() - start, 2),
         "conventions": CONVENTIONS,
@@ -651,6 +725,16 @@ def evaluate_run(
     log.info("wrote %s (scores.csv, metrics.json, metrics.md, plots/, wav/)", out)
     result["table"] = table
     return result
+
+
+def _skip_notes(failures: Sequence[Mapping[str, str]], total: int) -> list[str]:
+    """'Skipped: k of N pairs (reasons): utt, ...' for the table, or nothing."""
+    if not failures:
+        return []
+    reasons = Counter(f["reason"] for f in failures)
+    why = ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in sorted(reasons.items()))
+    utts = ", ".join(f["utt"] for f in failures[:10]) + (" ..." if len(failures) > 10 else "")
+    return [f"Skipped: {len(failures)} of {total} pairs ({why}), not in the means: {utts}"]
 
 
 def score_folder(
@@ -726,17 +810,29 @@ def command(args: argparse.Namespace, masker_factory: MaskerFactory | None = Non
     if getattr(args, "tflite", False) and masker_factory is None:
         log.error("--tflite needs the maskers of lstm_se.mcu, which are not available here")
         return 2
+    max_skipped = float(getattr(args, "max_skipped", 0.0) or 0.0)
     try:
         result = evaluate_run(
             args.run,
             getattr(args, "testset", None),
             masker_factory=masker_factory,
+            allow_length_mismatch=bool(getattr(args, "allow_length_mismatch", False)),
         )
     except (EvaluateError, EnhanceError, ConfigError, FileNotFoundError) as exc:
         log.error("%s", exc)
         return 2
     print(result["table"])
-    if result["failed"]:
-        log.error("%d pair(s) could not be evaluated", len(result["failed"]))
-        return 1
+    skipped, total = len(result["failed"]), result["pairs"]
+    if skipped:
+        share = skipped / total
+        over = share > max_skipped
+        (log.error if over else log.warning)(
+            "%d of %d pair(s) skipped (%.1f%%, --max-skipped %.1f%%)%s",
+            skipped,
+            total,
+            100 * share,
+            100 * max_skipped,
+            "" if over else ": within the limit",
+        )
+        return 1 if over else 0
     return 0
