@@ -457,10 +457,10 @@ def _tflite_c_ranges(masker: Any) -> dict[str, tuple[float, float]]:
 
 
 def _load(run: Path, clips: int) -> tuple[Any, Any, list[np.ndarray]]:
-    from lstm_se import LstmSeError, audio, train
+    from lstm_se import LstmSeError, audio, runs
 
     try:
-        cfg, trained = train.load_run(run)
+        cfg, trained = runs.load(run)
     except (FileNotFoundError, LstmSeError) as exc:  # names the folder and what it lacks
         raise SystemExit(f"error: {exc}") from None
     pairs = mcu.testset_pairs(cfg)

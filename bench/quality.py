@@ -150,7 +150,7 @@ def train_stage(cfg, work: Path) -> dict[str, Any]:
     """Train, resume, or leave a finished run as it is: always through `train.run`, which
     refuses a run started with another config. Wall-clock seconds summed over the sessions
     whose saved state advanced by an epoch."""
-    from lstm_se import train
+    from lstm_se import LstmSeError, train
 
     run_dir = work / "run"
     time_path = work / TRAIN_TIME_FILE
@@ -166,7 +166,7 @@ def train_stage(cfg, work: Path) -> dict[str, Any]:
         _write_json(time_path, timing)
     try:
         _, model = train.load_run(run_dir)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, LstmSeError) as exc:
         raise SystemExit(f"error: no trained model to benchmark: {exc}") from None
     return {
         "run": str(run_dir),

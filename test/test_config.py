@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -175,3 +176,67 @@ def test_load_run_config_reads_a_run_folder_and_names_one_that_is_not(tmp_path):
     assert config.load_run_config(tmp_path).model.units == 24
     with pytest.raises(config.ConfigError, match=r"nothing' is not a run folder"):
         config.load_run_config(tmp_path / "nothing")
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("epochs=0", "'epochs' must be at least 1, got 0"),
+        ("batch_size=0", "'batch_size' must be at least 1, got 0"),
+        ("steps=-1", "'steps' must be 0 or more, got -1"),
+        ("optim.lr=-1", "'optim.lr' must be positive, got -1.0"),
+        ("optim.lr=0", "'optim.lr' must be positive, got 0.0"),
+        ("dset.top_db=-10", "'dset.top_db' must be 0 or more, got -10.0"),
+        ("train.shuffle_buffer=0", "'train.shuffle_buffer' must be at least 1, got 0"),
+    ],
+)
+def test_out_of_range_values_are_refused_by_every_command(
+    override: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # one validation at load time: the config command and a stage's command say the same
+    with pytest.raises(config.ConfigError, match=message):
+        config.from_dict({}, [override])
+    assert main(["config", override]) == 2
+    assert message in capsys.readouterr().err
+    assert main(["prepare", override]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_bad_override_is_blamed_not_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("model:\n  units: 32\n")
+    with pytest.raises(config.ConfigError) as err:
+        config.load(path, ["model.units=abc", "epochs=3"])
+    msg = str(err.value)
+    assert msg.startswith("override 'model.units=abc': ") and str(path) not in msg
+    with pytest.raises(config.ConfigError, match=r"^overrides 'epochs=0', 'batch_size=0': "):
+        config.load(path, ["epochs=0", "batch_size=0", "seed=3"])
+    # an error in the file itself still names the file
+    path.write_text("model:\n  units: abc\n")
+    with pytest.raises(
+        config.ConfigError, match="^" + re.escape(f"{path}: 'model.units' must be an integer")
+    ):
+        config.load(path, ["epochs=3"])
+    # an override may repair the file: no error then
+    path.write_text("dset:\n  n_fft: 256\n  win_length: 256\n  hop_length: 128\n")
+    assert config.load(path, ["model.n_feature=129"]).model.n_feature == 129
+
+
+def test_an_empty_config_file_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "empty.yaml"
+    path.write_text("# nothing here yet\n")
+    assert config.load(path) == config.load()
+    assert f"config file '{path}' is empty" in caplog.text and "defaults" in caplog.text
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_written_text_files_follow_the_umask(tmp_path: Path, umask: int) -> None:
+    import os
+    import stat
+
+    old = os.umask(umask)
+    try:
+        config.atomic_write_text(tmp_path / "x.txt", "text\n")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "x.txt").stat().st_mode) == 0o666 & ~umask

@@ -235,3 +235,78 @@ def test_missing_run_folder(tmp_path, capfd):
     (tmp_path / "empty").mkdir()
     assert main(["enhance", "--run", str(tmp_path / "empty"), "x.wav", "--out", "o"]) == 2
     assert "config.yaml" in capfd.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------
+# nothing lost: inputs are never overwritten, same names never collide
+
+
+def test_outputs_that_would_replace_inputs_are_refused(ones_run, tmp_path, capfd):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.wav", "b.wav"):
+        sf.write(folder / name, test_signal(RATE), RATE, subtype="FLOAT")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    base = ["enhance", "--run", str(ones_run), str(folder)]
+    assert main([*base, "--out", str(folder)]) == 2
+    err = capfd.readouterr().err
+    assert "2 output(s) would overwrite input files" in err and "--overwrite" in err
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    # --out naming an input file
+    assert main([*base, "--out", str(folder / "a.wav")]) == 2
+    assert "is one of the inputs, not a folder" in capfd.readouterr().err
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    # asked for: the inputs are replaced by their enhanced versions, nothing else is written
+    assert main([*base, "--out", str(folder), "--overwrite"]) == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["a.wav", "b.wav"]
+    assert sf.info(folder / "a.wav").subtype == "PCM_16"
+
+
+def test_same_named_inputs_of_different_folders_are_refused(ones_run, tmp_path, caplog):
+    names = []
+    for sub in ("a", "b", "c"):
+        (tmp_path / sub).mkdir()
+        sf.write(tmp_path / sub / "x.wav", test_signal(RATE), RATE)
+        names.append(tmp_path / sub / "x.wav")
+    out = tmp_path / "out"
+    with pytest.raises(enhance.EnhanceError) as err:
+        enhance.enhance_files(ones_run, names, out)
+    assert all(str(p) in str(err.value) for p in names) and "x.wav <- " in str(err.value)
+    assert not out.exists()
+    # a.wav and a.flac of one folder are kept apart; the same file twice is enhanced once
+    sf.write(tmp_path / "a" / "x.flac", test_signal(RATE), RATE)
+    caplog.set_level(logging.INFO)
+    n_ok, failures = enhance.enhance_files(
+        ones_run, [tmp_path / "a", tmp_path / "a" / "x.wav"], out
+    )
+    assert (n_ok, failures) == (2, [])
+    assert sorted(p.name for p in out.iterdir()) == ["x.wav", "x_flac.wav"]
+    assert "enhanced 2 of 2 files" in caplog.text
+
+
+def test_a_missing_input_is_named(ones_run, tmp_path, capfd):
+    missing = tmp_path / "missing.wav"
+    assert main(["enhance", "--run", str(ones_run), str(missing), "--out", str(tmp_path)]) == 1
+    err = capfd.readouterr().err
+    assert f"{missing}: no such file" in err and "System error" not in err
+
+
+def test_conversion_is_said_once_and_keep_rate_writes_the_input_rate(ones_run, tmp_path, caplog):
+    x = test_signal(RATE)
+    stereo = np.stack([x, x], 1)
+    for name in ("a.wav", "b.wav"):
+        sf.write(tmp_path / name, audio.resample(stereo, RATE, 44100), 44100, subtype="FLOAT")
+    caplog.set_level(logging.INFO)
+    inputs = [tmp_path / "a.wav", tmp_path / "b.wav"]
+    assert enhance.enhance_files(ones_run, inputs, tmp_path / "o")[0] == 2
+    assert caplog.text.count("with 2 channel(s): it is enhanced as 16000 Hz mono") == 1
+    assert "--keep-rate" in caplog.text
+    assert sf.info(tmp_path / "o" / "a.wav").samplerate == RATE
+    caplog.clear()
+    assert enhance.enhance_files(ones_run, inputs, tmp_path / "k", keep_rate=True)[0] == 2
+    info = sf.info(tmp_path / "k" / "a.wav")
+    assert (info.samplerate, info.channels) == (44100, 1)
+    assert info.frames == sf.info(tmp_path / "a.wav").frames
+    assert "written as 44100 Hz mono" in caplog.text
+    y, _ = sf.read(tmp_path / "k" / "a.wav")
+    assert metrics.si_sdr(audio.resample(x, RATE, 44100), y) > 30  # the identity model

@@ -297,3 +297,45 @@ def test_file_gone_after_validation_names_it(corpus_copy, tmp_path, small_cfg, m
         prepare.prepare(small_cfg(root, out), progress=False)
     assert not (out / "manifest.json").exists()
     assert not list(out.glob(".*.tmp"))  # the failed shard left no temporary file
+
+
+def test_non_finite_samples_after_resampling_name_the_utterance(corpus_copy, tmp_path, small_cfg):
+    root = corpus_copy()
+    path = root / TRAIN[1] / "p002_001.wav"
+    x, rate = sf.read(path, dtype="float32")
+    sf.write(path, x * 1e37, rate, subtype="FLOAT")  # finite, NaN after resampling to 16 kHz
+    out = tmp_path / "rec"
+    with pytest.raises(prepare.PrepareError, match=r"^p002_001 \(.*NaN/Inf"):
+        prepare.prepare(small_cfg(root, out), progress=False)
+    assert not (out / "manifest.json").exists()
+
+
+def test_verify_finds_a_flipped_bit_and_rebuilds_only_that_shard(
+    tiny_corpus, tmp_path, small_cfg, caplog
+):
+    out = tmp_path / "rec"
+    cfg = small_cfg(tiny_corpus, out)
+    prepare.prepare(cfg, progress=False)
+    man = records.load_manifest(out)
+    shards = [s["file"] for sp in man["splits"].values() for s in sp["shards"]]
+    victim = out / man["splits"]["train"]["shards"][0]["file"]
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0x10
+    victim.write_bytes(bytes(data))
+    mtimes = {name: (out / name).stat().st_mtime_ns for name in shards}
+    # same size: the plain check calls it up to date; training would stop at it
+    assert prepare.prepare(cfg, progress=False) == man
+    with pytest.raises(records.RecordsError) as err:
+        records.verify(out)
+    assert str(victim) in str(err.value) and "prepare --verify" in str(err.value)
+    assert "--force" in str(err.value)
+    caplog.set_level("INFO")
+    prepare.prepare(cfg, progress=False, verify=True)
+    assert records.load_manifest(out) == man
+    assert f"{victim}: CRC-32 differs" in caplog.text
+    assert records.verify(out) == sum(man["examples"].values())
+    rebuilt = {n for n in shards if (out / n).stat().st_mtime_ns != mtimes[n]}
+    assert rebuilt == {victim.name}
+    caplog.clear()
+    prepare.prepare(cfg, progress=False, verify=True)
+    assert "CRC-32 of every shard verified" in caplog.text

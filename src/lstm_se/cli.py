@@ -143,6 +143,11 @@ def _register_prepare(sub: argparse._SubParsersAction) -> None:
         help="merge the part manifests of a split run into manifest.json",
     )
     p.add_argument("--force", action="store_true", help="rebuild, even with another config")
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="check every shard's CRC-32 against the manifest and rebuild the damaged ones",
+    )
     p.set_defaults(func=lambda args: _stage("prepare").command(args, load_config(args)))
 
 
@@ -161,12 +166,28 @@ def _register_train(sub: argparse._SubParsersAction) -> None:
 def _register_enhance(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "enhance",
-        help="enhance wav/flac files with a trained run",
-        description="Enhance audio files or folders with a trained run.",
+        help="enhance wav/flac files with a trained run (default: the pretrained model)",
+        description="Enhance audio files or folders with a trained run, or without --run "
+        "with the pretrained model shipped in pretrained/.",
     )
-    p.add_argument("--run", required=True, help="run folder, e.g. result/demo")
+    p.add_argument(
+        "--run",
+        default=None,
+        help="run folder, e.g. result/demo (default: the pretrained model, pretrained/)",
+    )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="wav/flac files or folders")
     p.add_argument("--out", required=True, help="folder for the enhanced 16-bit wavs")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="allow outputs that replace input files (refused without it)",
+    )
+    p.add_argument(
+        "--keep-rate",
+        action="store_true",
+        help="write each output at its input's sample rate (default: the model's, 16 kHz); "
+        "outputs are mono either way",
+    )
     p.add_argument(
         "--streaming",
         action="store_true",
@@ -201,6 +222,19 @@ def _register_evaluate(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="enhance with the exported int8 model (lstm-se export), frame by frame in TFLite "
         "Micro; results go to eval/<testset>_int8/ beside the float ones",
+    )
+    p.add_argument(
+        "--allow-length-mismatch",
+        action="store_true",
+        help="score clean/noisy pairs of different lengths on their common length (counting "
+        "the samples cut) instead of skipping them",
+    )
+    p.add_argument(
+        "--max-skipped",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="exit 1 when more than this share (0..1) of the pairs was skipped (default 0: any)",
     )
     _add_int16_arg(p)
     p.set_defaults(func=lambda args: _stage("evaluate").command(args, _exported_masker(p, args)))

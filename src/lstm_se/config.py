@@ -16,13 +16,14 @@ import os
 import tempfile
 import types
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
-from . import LstmSeError
+from . import LstmSeError, new_file_mode
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,20 @@ class DsetConfig:
     )
     max_skipped: float = _doc(
         "prepare fails when more than this share of the pairs is skipped", default=0.05
+    )
+    mixing: Literal["fixed", "dynamic"] = _doc(
+        "fixed: the corpus' own noisy/clean pairs cut into segments, the same every epoch (the "
+        "seed's way); dynamic: records hold whole utterances of clean speech and noise (noisy - "
+        "clean) and every epoch mixes new examples: random crop, SNR, level and noise (remix.py)",
+        default="fixed",
+    )
+    remix_snr: tuple[float, float] = _doc(
+        "dynamic mixing: range [low, high] in dB of the SNR, drawn uniformly", default=(-5.0, 20.0)
+    )
+    remix_level: tuple[float, float] = _doc(
+        "dynamic mixing: range [low, high] of the clean speech's active level in dBFS, drawn "
+        "uniformly",
+        default=(-45.0, -10.0),
     )
     shard_mb: float = _doc("target size of one TFRecord shard in MB", default=64.0)
     workers: int = _doc("processes for prepare; 0 means all cores", default=0)
@@ -155,12 +170,23 @@ class ModelConfig:
     compression_power: float = _doc(
         "exponent of the power-law compression (TinyLSTM: 0.3)", default=0.3
     )
+    input_norm: Literal["none", "per-bin"] = _doc(
+        "per-bin: standardize the compressed input of each bin with a fixed mean and deviation "
+        "measured on the training data before training (kept in the model; the streaming and "
+        "exported models fold them into the first layer, so the device needs no extra step)",
+        default="none",
+    )
     batch_norm: bool = _doc("batch normalization after each LSTM layer", default=False)
     dense_units: int = _doc(
         "units of the relu Dense layer before the mask; 0 leaves it out", default=0
     )
     loss: Literal["mse", "mae", "ideal-mag", "psa", "compressed"] = _doc(
         "training loss (see losses.py)", default="compressed"
+    )
+    loss_norm: Literal["noisy", "none"] = _doc(
+        "noisy: divide each example's loss by the noisy spectrum's energy in the loss's own "
+        "domain, so loss, gradients and updates do not depend on the input level; none: raw",
+        default="noisy",
     )
     metric: str = _doc("in-training metric", default="si_sdr")
     loss_power: float = _doc("power-law exponent p of the compressed loss", default=0.3)
@@ -177,6 +203,11 @@ class OptimConfig:
 
     name: Literal["adam", "adamw", "sgd"] = _doc("optimizer", default="adam")
     lr: float = _doc("learning rate", default=1e-3)
+    epsilon: float = _doc(
+        "epsilon of Adam/AdamW; keep it well below the gradients' scale (the run's summary "
+        "reports the real update against the learning rate)",
+        default=1e-7,
+    )
     clipnorm: float = _doc(
         "clip the gradient norm to this value; 0 turns clipping off", default=1.0
     )
@@ -184,6 +215,9 @@ class OptimConfig:
         "learning-rate schedule", default="constant"
     )
     min_lr: float = _doc("lowest learning rate of the cosine or plateau schedule", default=1e-5)
+    warmup_steps: int = _doc(
+        "steps of linear warm-up from min_lr to lr before the cosine schedule", default=0
+    )
     weight_decay: float = _doc("decoupled weight decay (adamw only)", default=0.0)
     plateau_patience: int = _doc(
         "epochs without val_loss improvement before the plateau schedule cuts the rate", default=3
@@ -453,23 +487,108 @@ def load_run_config(run_dir: str | os.PathLike[str]) -> Config:
 def load(
     path: str | os.PathLike[str] | None = None, overrides: list[str] | tuple[str, ...] = ()
 ) -> Config:
-    """Load a YAML config file (or the defaults when `path` is None) with overrides applied."""
+    """Load a YAML config file (or the defaults when `path` is None) with overrides applied.
+
+    An error names where the bad value came from: the file, or the `key=value` override."""
     data: dict[str, Any] = {}
     if path is not None:
         p = Path(path)
         if not p.is_file():
             raise ConfigError(f"config file '{p}' does not exist")
         try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+            data = yaml.safe_load(p.read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:
             raise ConfigError(f"config file '{p}' is not valid YAML: {exc}") from exc
+        if data is None:  # empty, or only comments: easy to mistake for a real config
+            log.warning("config file '%s' is empty: running with the built-in defaults", p)
+            data = {}
         if not isinstance(data, dict):
             raise ConfigError(f"config file '{p}' must hold a mapping of sections")
+    for text in overrides:
+        parse_override(text)  # its own error names the override
     try:
         return from_dict(data, overrides)
     except ConfigError as exc:
-        where = f"{path}: " if path is not None else ""
-        raise ConfigError(f"{where}{exc}") from None
+        raise ConfigError(f"{_blame(path, data, overrides)}{exc}") from None
+
+
+def _blame(
+    path: str | os.PathLike[str] | None, data: dict[str, Any], overrides: Sequence[str]
+) -> str:
+    """Prefix of a load error: the overrides that fail on their own on top of the file, else
+    the file (when the file alone fails too), else all overrides together."""
+    file_ok = True
+    try:
+        from_dict(data)
+    except ConfigError:
+        file_ok = False
+    if file_ok:
+        bad = []
+        for text in overrides:
+            try:
+                from_dict(data, [text])
+            except ConfigError:
+                bad.append(f"'{text}'")
+        if bad:
+            return f"override{'s' if len(bad) > 1 else ''} {', '.join(bad)}: "
+        if overrides:
+            return f"overrides {' '.join(overrides)} (together): "
+    return f"{path}: " if path is not None else ""
+
+
+# (key, lowest allowed value, whether the lowest value itself is allowed): numbers the types
+# alone let through but no stage can use. Checked at load time, so `lstm-se config` and every
+# command refuse the same values with the same message.
+_RANGES: tuple[tuple[str, float, bool], ...] = (
+    ("epochs", 1, True),
+    ("batch_size", 1, True),
+    ("steps", 0, True),
+    ("dset.top_db", 0, True),
+    ("dset.shard_mb", 0, False),
+    ("dset.workers", 0, True),
+    ("model.compression_power", 0, False),
+    ("model.loss_power", 0, False),
+    ("model.dense_units", 0, True),
+    ("model.n_mels", 0, True),
+    ("optim.lr", 0, False),
+    ("optim.min_lr", 0, True),
+    ("optim.clipnorm", 0, True),
+    ("optim.weight_decay", 0, True),
+    ("optim.plateau_patience", 1, True),
+    ("train.patience", 0, True),
+    ("train.eval_every", 0, True),
+    ("train.eval_clips", 1, True),
+    ("train.audio_every", 0, True),
+    ("train.valid_steps", 0, True),
+    ("train.shuffle_buffer", 1, True),
+    ("mix.mixtures_per_utterance", 1, True),
+)
+
+
+def _get(cfg: Config, key: str) -> Any:
+    value: Any = cfg
+    for part in key.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _range_problems(cfg: Config) -> list[str]:
+    """Messages for every value outside its allowed range (`_RANGES`, plus the two-sided ones)."""
+    problems = []
+    for key, low, inclusive in _RANGES:
+        value = _get(cfg, key)
+        if inclusive and value < low:
+            what = "0 or more" if low == 0 else f"at least {low}"
+            problems.append(f"'{key}' must be {what}, got {value}")
+        elif not inclusive and value <= low:
+            problems.append(f"'{key}' must be positive, got {value}")
+    if not 0.0 <= cfg.model.loss_alpha <= 1.0:
+        problems.append(f"'model.loss_alpha' must be in [0, 1], got {cfg.model.loss_alpha}")
+    if not 0.0 < cfg.optim.plateau_factor < 1.0:
+        problems.append(f"'optim.plateau_factor' must be in (0, 1), got {cfg.optim.plateau_factor}")
+    if cfg.model.metric not in ("si_sdr", "none", ""):
+        problems.append(f"'model.metric' must be 'si_sdr' or 'none', got {cfg.model.metric!r}")
+    return problems
 
 
 def derive(cfg: Config) -> Derived:
@@ -496,6 +615,16 @@ def derive(cfg: Config) -> Derived:
         problems.append(f"'dset.max_skipped' must be in [0, 1], got {d.max_skipped}")
     if m.layers < 1 or m.units < 1:
         problems.append("'model.layers' and 'model.units' must be at least 1")
+    problems += _range_problems(cfg)
+    if d.mixing == "dynamic":
+        if d.normalize != "none" or not d.fft or d.center:
+            problems.append(
+                "'dset.mixing: dynamic' mixes at random levels in the STFT domain: it needs "
+                "dset.normalize=none, dset.fft=true and dset.center=false"
+            )
+        for key, (lo, hi) in (("dset.remix_snr", d.remix_snr), ("dset.remix_level", d.remix_level)):
+            if lo > hi:
+                problems.append(f"'{key}' must be [low, high], got [{lo}, {hi}]")
     if problems:
         raise ConfigError("; ".join(problems))
 
@@ -552,7 +681,8 @@ def config_hash(cfg: Config, sections: tuple[str, ...] = ("dset",)) -> str:
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write a text file under a temporary name in the same folder, then rename it into place."""
+    """Write a text file under a temporary name in the same folder, then rename it into place
+    (with the user's umask's mode: mkstemp alone would leave it 0600)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -560,6 +690,7 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
+            os.fchmod(fh.fileno(), new_file_mode())
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 import numpy as np
 from tqdm import tqdm
 
-from . import LstmSeError, audio, features
+from . import LstmSeError, audio, features, runs
 from .config import Config, ConfigError, load_run_config
 
 log = logging.getLogger(__name__)
@@ -296,26 +296,85 @@ class Failure:
 def collect_inputs(inputs: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, Path]]:
     """(input file, output path relative to the output folder) for files and folders.
 
-    Files in a folder keep their path below it; every output is a .wav. A missing input is
-    returned too (it fails when read, naming the file) so that it is reported, not skipped.
+    Files in a folder keep their path below it; every output is a .wav (`a.wav` and `a.flac`
+    of one folder become `a.wav` and `a_flac.wav`). A missing input is returned too (it fails
+    when read, naming the file) so that it is reported, not skipped; an input given twice is
+    enhanced once. Raises EnhanceError listing the inputs of other folders that would be
+    written under one name (`a/x.wav b/x.wav`): one would silently replace the other.
     """
     pairs: list[tuple[Path, Path]] = []
-    used: set[Path] = set()
+    owners: dict[Path, Path] = {}  # output -> the input written there
+    clashes: dict[Path, list[Path]] = {}
+    seen: set[Path] = set()
     for item in inputs:
         path = Path(item)
         if path.is_dir():
             found = [(p, p.relative_to(path)) for p in audio.list_audio(path)]
+            # a.wav keeps its name beside a.flac, whichever sorts first
+            found.sort(key=lambda f: (f[1].with_suffix(""), f[1].suffix.lower() != ".wav"))
             if not found:
                 log.warning("%s: folder holds no wav/flac files", path)
         else:
             found = [(path, Path(path.name))]
         for src, rel in found:
+            if src.resolve() in seen:
+                continue  # the same file twice (e.g. a folder and a file in it)
+            seen.add(src.resolve())
             out = rel.with_suffix(".wav")
-            if out in used:  # a.wav and a.flac in one folder: keep both
+            prev = owners.get(out)
+            if prev is not None and prev.parent == src.parent and prev.suffix != src.suffix:
                 out = rel.with_name(f"{rel.stem}_{rel.suffix.lstrip('.').lower()}.wav")
-            used.add(out)
+                prev = owners.get(out)
+            if prev is not None:
+                clashes.setdefault(out, [prev]).append(src)
+                continue
+            owners[out] = src
             pairs.append((src, out))
+    if clashes:
+        listed = "; ".join(
+            f"{out} <- {', '.join(str(s) for s in srcs)}" for out, srcs in clashes.items()
+        )
+        raise EnhanceError(
+            f"inputs from different folders would be written under one name: {listed}; "
+            "enhance them into separate --out folders, or give their common folder (its layout "
+            "is kept)"
+        )
     return pairs
+
+
+def check_outputs(
+    pairs: Sequence[tuple[Path, Path]], out_dir: str | os.PathLike[str], overwrite: bool = False
+) -> None:
+    """Refuse an output folder that is a file, and outputs that would replace an input file
+    (`--out` the input folder) unless `overwrite`; raises EnhanceError naming them."""
+    out_dir = Path(out_dir)
+    sources = {src.resolve() for src, _ in pairs if src.exists()}  # a missing one fails later
+    if out_dir.exists() and not out_dir.is_dir():
+        what = "one of the inputs" if out_dir.resolve() in sources else "a file"
+        raise EnhanceError(f"--out {out_dir} is {what}, not a folder: give a folder")
+    if overwrite:
+        return
+    hits = [out_dir / rel for _, rel in pairs if (out_dir / rel).resolve() in sources]
+    if hits:
+        shown = ", ".join(str(p) for p in hits[:5]) + (" ..." if len(hits) > 5 else "")
+        raise EnhanceError(
+            f"{len(hits)} output(s) would overwrite input files: {shown}; choose another --out "
+            "folder, or give --overwrite to replace the inputs with their enhanced versions"
+        )
+
+
+def _conversion_note(src: Path, data: np.ndarray, rate: int, cfg: Config, keep_rate: bool) -> str:
+    """What enhancing `src` changes about its format ('' when it already is the model's)."""
+    channels = 1 if data.ndim == 1 else data.shape[1]
+    if rate == cfg.dset.sample_rate and channels == 1:
+        return ""
+    out_rate = rate if keep_rate else cfg.dset.sample_rate
+    return (
+        f"{src} is {rate} Hz with {channels} channel(s): it is enhanced as "
+        f"{cfg.dset.sample_rate} Hz mono (the model's format) and written as {out_rate} Hz mono"
+        + ("" if keep_rate else "; --keep-rate writes each output at its input's rate")
+        + " (said once for all inputs)"
+    )
 
 
 def enhance_paths(
@@ -325,17 +384,31 @@ def enhance_paths(
     model: Any = None,
     masker: Masker | None = None,
     progress: bool = True,
+    overwrite: bool = False,
+    keep_rate: bool = False,
 ) -> tuple[int, list[Failure]]:
     """Enhance files/folders with an already loaded model or masker; see `enhance_files`."""
     out_dir = Path(out_dir)
     pairs = collect_inputs(inputs)
+    check_outputs(pairs, out_dir, overwrite)
     failures: list[Failure] = []
     n_ok = clipped_total = 0
+    noted = False
     for src, rel in tqdm(pairs, desc="enhance", unit="file", disable=not progress):
         try:
             data, rate = audio.read(src)
+            note = _conversion_note(src, data, rate, cfg, keep_rate)
+            if note and not noted:
+                log.info("%s", note)
+                noted = True
             enhanced, _ = enhance_waveform(data, rate, cfg, model=model, masker=masker)
-            clipped = audio.write(out_dir / rel, enhanced, cfg.dset.sample_rate)
+            out_rate = cfg.dset.sample_rate
+            if keep_rate and rate != out_rate:
+                # back to the input's rate, exactly as many samples as the input
+                enhanced = audio.resample(enhanced, out_rate, rate)
+                enhanced = np.pad(enhanced, (0, max(0, len(data) - len(enhanced))))[: len(data)]
+                out_rate = rate
+            clipped = audio.write(out_dir / rel, enhanced, out_rate)
         except (audio.AudioError, OSError, ValueError) as exc:
             message = str(exc) if str(src) in str(exc) else f"{src}: {exc}"
             log.error("%s", message)
@@ -344,7 +417,7 @@ def enhance_paths(
         if clipped:
             log.warning("%s: %d samples clipped to 16-bit full scale", out_dir / rel, clipped)
         clipped_total += clipped
-        n_ok += 1
+        n_ok += 1  # counted once written: the total is what is really in the folder
     log.info(
         "enhanced %d of %d files into %s (%d clipped samples in all)",
         n_ok,
@@ -356,13 +429,8 @@ def enhance_paths(
 
 
 def load(run_dir: str | os.PathLike[str]) -> tuple[Config, Any]:
-    """The run's config and trained sequence model (train.load_run)."""
-    from . import train  # a later stage's loader; imported only when a run is needed
-
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise EnhanceError(f"run folder '{run_dir}' does not exist")
-    return train.load_run(run_dir)
+    """The run's config and trained sequence model (runs.load)."""
+    return runs.load(runs.resolve(run_dir))
 
 
 def enhance_files(
@@ -371,30 +439,48 @@ def enhance_files(
     out_dir: str | os.PathLike[str],
     streaming: bool = False,
     masker: Masker | None = None,
+    overwrite: bool = False,
+    keep_rate: bool = False,
 ) -> tuple[int, list[Failure]]:
     """Enhance wav/flac files and folders (any rate, any length) with a trained run.
 
-    Writes 16-bit wavs at the model's rate into `out_dir` (folder inputs keep their layout),
-    logging clipped samples. `streaming` runs the Keras model frame by frame; `masker` (e.g.
-    an int8 masker from mcu.py) replaces the Keras model and implies streaming. An input
+    Writes 16-bit mono wavs at the model's rate (`keep_rate`: at each input's rate) into
+    `out_dir` (folder inputs keep their layout), logging clipped samples. `streaming` runs the
+    Keras model frame by frame; `masker` (e.g. an int8 masker from mcu.py) replaces the Keras
+    model and implies streaming. An output that would replace an input file is refused unless
+    `overwrite`, as are inputs of different folders with one name (EnhanceError). An input
     that cannot be read is logged by name and returned in the failures; the others are still
     processed. Returns (files written, failures).
     """
+    check_outputs(collect_inputs(inputs), out_dir, overwrite)  # before loading the model
     cfg, trained = load(run_dir)
     if masker is None and streaming:
         masker = KerasMasker(cfg, trained)
     return enhance_paths(
-        cfg, inputs, out_dir, model=None if masker is not None else trained, masker=masker
+        cfg,
+        inputs,
+        out_dir,
+        model=None if masker is not None else trained,
+        masker=masker,
+        overwrite=overwrite,
+        keep_rate=keep_rate,
     )
 
 
 def command(args: argparse.Namespace, masker_factory: MaskerFactory | None = None) -> int:
-    """`lstm-se enhance --run DIR INPUT... --out DIR [--streaming] [--tflite [--int16]]`.
+    """`lstm-se enhance --run DIR INPUT... --out DIR [--streaming] [--tflite [--int16]]
+    [--overwrite] [--keep-rate]`.
 
     Exit status 0 when every file was enhanced, 1 when any failed, 2 on a usage error.
     """
-    run_dir = Path(args.run)
+    try:
+        run_dir = runs.resolve(args.run)
+    except runs.RunError as exc:
+        log.error("%s", exc)
+        return 2
     tflite = bool(getattr(args, "tflite", False))
+    overwrite = bool(getattr(args, "overwrite", False))
+    keep_rate = bool(getattr(args, "keep_rate", False))
     if tflite and masker_factory is None:
         log.error(
             "--tflite needs the maskers of lstm_se.mcu, which are not available in this "
@@ -412,10 +498,17 @@ def command(args: argparse.Namespace, masker_factory: MaskerFactory | None = Non
             except Exception as exc:  # a plug-in's own error type (e.g. mcu.McuError)
                 log.error("--tflite: cannot build the exported model's masker: %s", exc)
                 return 2
-            n_ok, failures = enhance_paths(cfg, args.inputs, args.out, masker=masker)
+            n_ok, failures = enhance_paths(
+                cfg, args.inputs, args.out, masker=masker, overwrite=overwrite, keep_rate=keep_rate
+            )
         else:
             n_ok, failures = enhance_files(
-                run_dir, args.inputs, args.out, streaming=bool(args.streaming)
+                run_dir,
+                args.inputs,
+                args.out,
+                streaming=bool(args.streaming),
+                overwrite=overwrite,
+                keep_rate=keep_rate,
             )
     except (EnhanceError, ConfigError, FileNotFoundError) as exc:  # no run there, no model
         log.error("%s", exc)

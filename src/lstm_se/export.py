@@ -54,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from . import LstmSeError
+from . import LstmSeError, new_file_mode, runs
 from . import config as config_mod
 
 log = logging.getLogger(__name__)
@@ -437,10 +437,9 @@ def convert_run(
     """Load a run, build the streaming model, convert it; write the .tflite files to
     `out_dir` and return what the representative data was. Runs in the child process."""
     from . import model as model_mod
-    from . import train
 
     out_dir = Path(out_dir)
-    cfg, trained = train.load_run(Path(run_dir))
+    cfg, trained = runs.load(Path(run_dir))
     stream = model_mod.build_streaming_model(cfg, trained, frontend=False)
     _stage("representative data")
     segs = training_segments(cfg, segments, cfg.seed)
@@ -653,8 +652,9 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        # mkstemp creates 0600; exported files are meant to be read by others (firmware builds).
-        os.chmod(tmp, 0o644)
+        # mkstemp creates 0600; exported files are meant to be read by others (firmware builds):
+        # the user's umask decides, as for any other new file.
+        os.chmod(tmp, new_file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -15,6 +15,13 @@ averages them over the global batch.
 - `compressed`: (1 - α) mean (|Ŝ|^p - |S|^p)^2 + α mean |Ŝ_c - S_c|^2, with the compressed
   spectrum X_c = |X|^p e^{j∠X}.
 
+With `norm="noisy"` (the config's `model.loss_norm` default) each example's loss is divided by
+the mean energy of its noisy spectrum in the loss's own domain (mean |Y|^2 for mse/psa, mean
+|Y| for mae, mean |Y|^2p for compressed; ideal-mag is scale-free already), so scaling the
+audio by any factor leaves the loss unchanged. Without it the loss of spectra divided by n_fft
+is about 1e-4, its gradients sit at Adam's epsilon, and the optimizer's step is a fraction of
+the learning rate.
+
 `compressed` is the power-law compressed magnitude-and-complex loss of Wilson et al. (2018) in
 the form of Braun & Tashev (2021), defaults p = 0.3, α = 0.3: the compressed magnitude carries
 the phase of its own spectrum (e^{j∠X} = X/|X|, and 1 where X = 0). Magnitudes are floored at
@@ -36,9 +43,12 @@ import tensorflow as tf
 from . import features
 
 LOSSES = ("mse", "mae", "ideal-mag", "psa", "compressed")
+NORMS = ("none", "noisy")
 
 #: Magnitude floor before a fractional power (finite gradient at zero).
 EPS = 1e-12
+#: Added to a loss's normalizer: a silent example (all-zero noisy spectrum) gives a finite loss.
+NORM_FLOOR = 1e-20
 #: A reference whose mean square is below this counts as silent (SI-SDR undefined).
 SILENT_POWER = 1e-10
 
@@ -114,33 +124,67 @@ def compressed(target, mask, power: float = 0.3, alpha: float = 0.3):
 _FUNCS = {"mse": mse, "mae": mae, "ideal-mag": ideal_mag, "psa": psa}
 
 
+def noisy_energy(target, kind: str, power: float = 0.3):
+    """Per-example normalizer of the loss `kind` with norm="noisy": the mean noisy energy in
+    the loss's domain (1 for the already scale-free ideal-mag)."""
+    yr, yi, _, _ = split_target(target)
+    y2 = yr * yr + yi * yi
+    if kind == "ideal-mag":
+        return tf.ones_like(y2[..., 0, 0])
+    if kind == "mae":
+        energy = _mean_tf(tf.sqrt(y2))
+    elif kind == "compressed":
+        energy = _mean_tf(tf.pow(tf.maximum(y2, EPS * EPS), power))
+    else:
+        energy = _mean_tf(y2)
+    return energy + NORM_FLOOR
+
+
 @keras.saving.register_keras_serializable(package="lstm_se")
 class SpectralLoss(keras.losses.Loss):
     """One of `LOSSES` as a serializable Keras loss (y_true = target, y_pred = mask)."""
 
     def __init__(
-        self, kind: str = "compressed", power: float = 0.3, alpha: float = 0.3, **kwargs: Any
+        self,
+        kind: str = "compressed",
+        power: float = 0.3,
+        alpha: float = 0.3,
+        norm: str = "none",
+        **kwargs: Any,
     ) -> None:
         if kind not in LOSSES:
             raise ValueError(f"unknown loss '{kind}'; one of {', '.join(LOSSES)}")
+        if norm not in NORMS:
+            raise ValueError(f"unknown loss norm '{norm}'; one of {', '.join(NORMS)}")
         kwargs.setdefault("name", kind)
         super().__init__(**kwargs)
         self.kind = kind
         self.power = float(power)
         self.alpha = float(alpha)
+        self.norm = norm
 
     def call(self, y_true, y_pred):
         if self.kind == "compressed":
-            return compressed(y_true, y_pred, self.power, self.alpha)
-        return _FUNCS[self.kind](y_true, y_pred)
+            value = compressed(y_true, y_pred, self.power, self.alpha)
+        else:
+            value = _FUNCS[self.kind](y_true, y_pred)
+        if self.norm == "noisy":
+            value = value / noisy_energy(y_true, self.kind, self.power)
+        return value
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "kind": self.kind, "power": self.power, "alpha": self.alpha}
+        return {
+            **super().get_config(),
+            "kind": self.kind,
+            "power": self.power,
+            "alpha": self.alpha,
+            "norm": self.norm,
+        }
 
 
-def get(kind: str, power: float = 0.3, alpha: float = 0.3) -> SpectralLoss:
-    """The loss called `kind` (see the module doc)."""
-    return SpectralLoss(kind, power=power, alpha=alpha)
+def get(kind: str, power: float = 0.3, alpha: float = 0.3, norm: str = "none") -> SpectralLoss:
+    """The loss called `kind`, normalized per example when `norm` is "noisy" (module doc)."""
+    return SpectralLoss(kind, power=power, alpha=alpha, norm=norm)
 
 
 # ---------------------------------------------------------------------------------------------

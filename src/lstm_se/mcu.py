@@ -58,7 +58,7 @@ from typing import Any
 
 import numpy as np
 
-from . import LstmSeError
+from . import LstmSeError, runs
 from . import config as config_mod
 from . import export as export_mod
 from .export import ModelInfo
@@ -919,9 +919,7 @@ def check(
     max_clips: int = DEFAULT_MAX_CLIPS,
 ) -> dict[str, Any]:
     """Arena, MACs, budget and verification of an exported int8 model; JSON-ready."""
-    from . import train
-
-    cfg, trained = train.load_run(Path(run_dir))
+    cfg, trained = runs.load(Path(run_dir))
     int8 = Path(model_path).read_bytes()
     b, ops, arena = model_budget(int8, cfg)
     report: dict[str, Any] = {

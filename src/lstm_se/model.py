@@ -3,6 +3,7 @@
 Sequence model (`build_model`), for noisy magnitude frames `(batch, frames, bins)`:
 
     compress (|X|**p or log1p, optional)  ->  mel projection (fixed, optional)
+    ->  per-bin standardization (fixed, optional: `model.input_norm`)
     ->  layers x LSTM(units) [-> BatchNorm]  ->  Dense relu (optional)
     ->  Dense sigmoid (to the mel bands with mel on, else to the bins)
     ->  inverse mel (fixed, with mel on)  ->  mask in [0, 1] over the bins
@@ -13,6 +14,13 @@ compressed bins, which int8 quantization likes); the inverse mel gives every bin
 combination of the band masks it falls in (rows normalized to unit sum, so the mask stays in
 [0, 1] with no second sigmoid and no extra weights). Both are non-trainable Dense layers
 without bias: they convert to FULLY_CONNECTED and are saved with the model.
+
+Input normalization (`model.input_norm: per-bin`): `(x - mean) / std` per feature, with mean and
+std measured on the training data before training (`set_input_norm`) and saved with the model as
+non-trainable weights. Nothing in it depends on the utterance: it is what a device computes
+frame by frame. The streaming model folds it into the first LSTM layer's input kernel and bias
+(`W' = W / std`, `b' = b - (mean / std) W`), so the exported graph and the device's input are
+those of a model without it.
 
 Streaming model (`build_streaming_model`): the same layers and weights, batch 1, one frame,
 explicit h/c state of every LSTM layer in and out, `unroll=True`. Everything between the input
@@ -61,6 +69,51 @@ class Compress(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "kind": self.kind, "power": self.power}
+
+
+@keras.saving.register_keras_serializable(package="lstm_se")
+class InputNorm(keras.layers.Layer):
+    """Fixed per-feature standardization `(x - mean) * inv_std` (non-trainable weights)."""
+
+    def build(self, input_shape):
+        width = int(input_shape[-1])
+        self.mean = self.add_weight(
+            shape=(width,), initializer="zeros", trainable=False, name="mean"
+        )
+        self.inv_std = self.add_weight(
+            shape=(width,), initializer="ones", trainable=False, name="inv_std"
+        )
+
+    def call(self, inputs):
+        return (inputs - self.mean) * self.inv_std
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+def set_input_norm(model: keras.Model, mean: np.ndarray, std: np.ndarray) -> None:
+    """Store the per-feature statistics in the model's `input_norm` layer (std floored)."""
+    std = np.maximum(np.asarray(std, np.float64), 1e-6)
+    model.get_layer("input_norm").set_weights(
+        [np.asarray(mean, np.float32), (1.0 / std).astype(np.float32)]
+    )
+
+
+def fold_input_norm(source: keras.Model, target: keras.Model) -> None:
+    """Fold `source`'s input_norm into `target`'s lstm_1 input kernel and bias (in place)."""
+    mean, inv_std = (
+        np.asarray(w, np.float64) for w in source.get_layer("input_norm").get_weights()
+    )
+    lstm = target.get_layer("lstm_1")
+    kernel, recurrent, bias = (np.asarray(w, np.float64) for w in lstm.get_weights())
+    folded = kernel * inv_std[:, None]
+    lstm.set_weights(
+        [
+            folded.astype(np.float32),
+            recurrent.astype(np.float32),
+            (bias - (mean * inv_std) @ kernel).astype(np.float32),
+        ]
+    )
 
 
 def compress(mag: np.ndarray, cfg: config_mod.Config) -> np.ndarray:
@@ -145,6 +198,8 @@ def build_model(cfg: config_mod.Config) -> keras.Model:
         h = Compress(m.compression, m.compression_power, name="compress")(h)
     if m.n_mels:
         h = _fixed_dense(m.n_mels, "mel")(h)
+    if m.input_norm == "per-bin":
+        h = InputNorm(name="input_norm")(h)
     for i in range(1, m.layers + 1):
         h = keras.layers.LSTM(m.units, return_sequences=True, name=f"lstm_{i}")(h)
         if m.batch_norm:
@@ -200,6 +255,8 @@ def build_streaming_model(
     mask = keras.layers.Reshape((1, bins), name="mask_frame")(h)
     model = keras.Model([frame, *states], [mask, *out_states], name=f"{m.name}_streaming")
     copy_weights(trained, model)
+    if m.input_norm == "per-bin":
+        fold_input_norm(trained, model)
     return model
 
 

@@ -38,6 +38,7 @@ import re
 import shutil
 import sys
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -78,10 +79,18 @@ class FeatureParams:
     per_segment: bool
     fft: bool
     feature: str
+    mixing: str = "fixed"
+
+    @property
+    def dynamic(self) -> bool:
+        """Whole utterances of clean speech and noise (remix.py), not fixed segments."""
+        return self.mixing == "dynamic"
 
     @property
     def shape(self) -> tuple[int, ...]:
-        """Shape of one stored array per signal and segment."""
+        """Shape of one stored array per signal and segment (-1: an utterance's frames)."""
+        if self.dynamic:
+            return (2, -1, self.bins)
         return (2, self.frames, self.bins) if self.fft else (self.segment_samples,)
 
 
@@ -102,6 +111,7 @@ def feature_params(cfg: Config) -> FeatureParams:
         per_segment=d.segment_normalization,
         fft=d.fft,
         feature=d.feature,
+        mixing=d.mixing,
     )
 
 
@@ -130,8 +140,13 @@ def _planes(x: np.ndarray, p: FeatureParams) -> np.ndarray:
     )
     if p.feature == "mag_phase":
         mag, phase = features.magnitude_phase(spec)
-        return np.stack([mag, phase])
-    return np.stack([spec.real, spec.imag]).astype(np.float32)
+        planes = np.stack([mag, phase])
+    else:
+        planes = np.stack([spec.real, spec.imag]).astype(np.float32)
+    # What is written, checked: finite input can still overflow float32 on the way here.
+    if not np.all(np.isfinite(planes)):
+        raise ValueError("the STFT features hold NaN/Inf (audio far outside [-1, 1]?)")
+    return planes
 
 
 def process_pair(
@@ -147,6 +162,8 @@ def process_pair(
     c = audio.resample(audio.to_mono(clean), rate_clean, p.sample_rate)
     length = min(len(n), len(c))  # resampling different rates may differ by a sample
     n, c = n[:length], c[:length]
+    if p.dynamic:
+        return _utterance(n, c, p)
     size = p.segment_samples
     if not p.per_segment:
         stats = audio.norm_stats(n, p.normalize)
@@ -167,6 +184,21 @@ def process_pair(
         ns = np.stack([_planes(x, p) for x in ns])
         cs = np.stack([_planes(x, p) for x in cs])
     return {"noisy": ns, "clean": cs, "valid": valid, "norm": norm}
+
+
+def _utterance(noisy: np.ndarray, clean: np.ndarray, p: FeatureParams) -> dict[str, Any]:
+    """Dynamic mixing: the whole utterance as one example, clean speech and noise = noisy -
+    clean, at the corpus' level (at least one frame: a shorter file is zero-padded)."""
+    length = len(clean)
+    pad = max(0, p.n_fft - length)
+    c = np.pad(clean.astype(np.float64), (0, pad))
+    n = np.pad(noisy.astype(np.float64), (0, pad)) - c
+    return {
+        "noisy": _planes(n, p)[None],
+        "clean": _planes(c, p)[None],
+        "valid": np.array([length]),
+        "norm": np.array([[0.0, 1.0]]),
+    }
 
 
 def _task_id(task: dict[str, Any]) -> str:
@@ -204,6 +236,7 @@ def process_shard(task: dict[str, Any]) -> dict[str, Any]:
                         tuple(res["norm"][i]),
                         res["noisy"][i],
                         res["clean"][i],
+                        noisy_key="noise" if p.dynamic else "noisy",
                     )
                 )
             norm = res["norm"]
@@ -254,7 +287,7 @@ def plan_shards(
     The seeded order mixes speakers across shards, so that interleaving a few shards gives
     varied batches.
     """
-    example_bytes = 2 * 4 * int(np.prod(p.shape)) + 200  # two float32 arrays + metadata
+    example_bytes = 2 * 4 * abs(int(np.prod(p.shape))) + 200  # two float32 arrays + metadata
     limit = shard_mb * 1e6
     tasks: list[dict[str, Any]] = []
     for k, split in enumerate(records.SPLITS):
@@ -264,9 +297,11 @@ def plan_shards(
         size = 0.0
         for i in order:
             info = items[int(i)]
-            est = example_bytes * _estimated_segments(
-                round(info["seconds"] * p.sample_rate), p.segment_samples
-            )
+            samples = round(info["seconds"] * p.sample_rate)
+            if p.dynamic:
+                est = 2 * 4 * 2 * p.bins * (1 + samples // p.hop_length) + 200
+            else:
+                est = example_bytes * _estimated_segments(samples, p.segment_samples)
             if groups and size + est <= limit:
                 groups[-1].append(info)
                 size += est
@@ -339,6 +374,26 @@ def _clean(out: Path, names: set[str] | None = None) -> None:
         if ours and p.is_file():
             p.unlink()
     shutil.rmtree(work, ignore_errors=True)
+
+
+def _file_crc32(path: Path) -> int:
+    """zlib CRC-32 of a whole file, as `records.ShardWriter` keeps it in the manifest."""
+    crc = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def _damaged_shards(out: Path, man: dict[str, Any]) -> list[str]:
+    """Shards of a finished manifest whose CRC-32 is not the manifest's (a flipped bit keeps
+    the size, so only the checksum finds it)."""
+    return [
+        shard["file"]
+        for split in man.get("splits", {}).values()
+        for shard in split["shards"]
+        if _file_crc32(out / shard["file"]) != shard.get("crc32")
+    ]
 
 
 def _up_to_date(out: Path, man: dict[str, Any], fp: str) -> bool:
@@ -509,12 +564,15 @@ def prepare(
     shard_index: int = 0,
     force: bool = False,
     progress: bool = True,
+    verify: bool = False,
 ) -> dict[str, Any]:
     """Run the stage; returns the manifest (or, for one part of a split run, the part manifest).
 
     `workers`: processes (None: dset.workers; 0: all cores). `num_shards`/`shard_index`: make
     only every `num_shards`-th shard, starting at `shard_index` (one machine's part). `force`:
     rebuild what is there (for a part: only that part's shards), even from another config.
+    `verify`: check the CRC-32 of every shard already written against the manifest (the "up to
+    date" check otherwise compares sizes) and rebuild the damaged ones.
     """
     if num_shards < 1 or not 0 <= shard_index < num_shards:
         raise PrepareError(
@@ -535,10 +593,16 @@ def prepare(
     fp = corpus.fingerprint(utterances, root)
     done = _read_json(out / records.MANIFEST) if (out / records.MANIFEST).is_file() else None
     if done and not force and done.get("config_hash") == h:
-        if _up_to_date(out, done, fp):
-            log.info("%s is up to date (same config and corpus): nothing to do", out)
+        damaged = _damaged_shards(out, done) if verify and _up_to_date(out, done, fp) else []
+        if damaged:
+            for name in damaged:
+                log.error("%s: CRC-32 differs from the manifest's: rebuilding it", out / name)
+            _clean(out, set(damaged))  # the other shards are kept and resumed
+        elif _up_to_date(out, done, fp):
+            checked = " (CRC-32 of every shard verified)" if verify else ""
+            log.info("%s is up to date (same config and corpus)%s: nothing to do", out, checked)
             return done
-        if done.get("corpus", {}).get("fingerprint") != fp:
+        if not damaged and done.get("corpus", {}).get("fingerprint") != fp:
             raise PrepareError(
                 f"the corpus at {root} changed since {out / records.MANIFEST} was written "
                 "(files added, removed or resized); use --force to rebuild"
@@ -580,7 +644,15 @@ def prepare(
                 "dtype": "float32",
                 "byte_order": "little",
                 "shape": list(params.shape),
-                "keys": ["utt", "segment", "valid", "norm", "noisy", "clean"],
+                "content": "clean+noise" if params.dynamic else "noisy+clean",
+                "keys": [
+                    "utt",
+                    "segment",
+                    "valid",
+                    "norm",
+                    "noise" if params.dynamic else "noisy",
+                    "clean",
+                ],
             },
             "validation": {k: v for k, v in report.items() if k != "pairs_info"},
             "speakers": {
@@ -625,6 +697,7 @@ def prepare(
                 and prev.get("id") == t["id"]
                 and shard.is_file()
                 and shard.stat().st_size == prev.get("bytes")
+                and (not verify or _file_crc32(shard) == prev.get("crc32"))
             ):
                 results[t["name"]] = prev
             else:
@@ -759,6 +832,7 @@ def command(args: argparse.Namespace, cfg: Config) -> int:
                 num_shards=args.num_shards,
                 shard_index=args.shard_index,
                 force=args.force,
+                verify=bool(getattr(args, "verify", False)),
             )
     except (corpus.CorpusError, PrepareError, records.RecordsError) as exc:
         log.error("%s", exc)

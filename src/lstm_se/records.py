@@ -16,6 +16,11 @@ Record schema (one `tf.train.Example` per segment):
 | `noisy` | bytes | float32 little-endian array, shape `feature_spec.shape` |
 | `clean` | bytes | same for the clean signal |
 
+With `dset.mixing: dynamic` (`feature_spec.content` "clean+noise") each example is one whole
+utterance: `noise` (noisy - clean) replaces `noisy`, the arrays are (2, frames, bins) with the
+utterance's own number of frames (`shape` [2, -1, bins]), `valid` is its length in samples and
+`norm` is [0, 1] (nothing normalized); remix.py mixes them anew every epoch.
+
 With `fft: true` the arrays are (2, frames, bins): [magnitude, phase] (`mag_phase`) or [real,
 imag] (`real_imag`); with `fft: false` they are the (segment_samples,) waveform and the STFT is
 taken in the input pipeline with the same framing (`features.tf_stft`). float32, not float16:
@@ -236,15 +241,17 @@ def segment_example(
     norm: tuple[float, float],
     noisy: np.ndarray,
     clean: np.ndarray,
+    noisy_key: str = "noisy",
 ) -> bytes:
-    """One training example in the schema of this module's docstring."""
+    """One training example in the schema of this module's docstring (`noisy_key` "noise":
+    a dynamic-mixing utterance, whose first array is the noise)."""
     return encode_example(
         {
             "utt": bytes_feature(utt.encode()),
             "segment": int64_feature(segment),
             "valid": int64_feature(valid),
             "norm": float_feature(norm),
-            "noisy": bytes_feature(np.ascontiguousarray(noisy, dtype="<f4").tobytes()),
+            noisy_key: bytes_feature(np.ascontiguousarray(noisy, dtype="<f4").tobytes()),
             "clean": bytes_feature(np.ascontiguousarray(clean, dtype="<f4").tobytes()),
         }
     )
@@ -372,21 +379,31 @@ def verify(folder: str | os.PathLike[str], split: str | None = None) -> int:
         for shard in man["splits"][name]["shards"]:
             path = folder / shard["file"]
             if not path.is_file():
-                raise RecordsError(f"{path}: shard listed in the manifest is missing")
+                raise RecordsError(
+                    f"{path}: shard listed in the manifest is missing; rebuild it with "
+                    "`lstm-se prepare --verify` (the damaged shards) or `--force` (all)"
+                )
             size = path.stat().st_size
             if size != shard["bytes"]:
                 raise RecordsError(
                     f"{path}: corrupt shard: {size} bytes, the manifest says {shard['bytes']}"
+                    "; rebuild it with `lstm-se prepare --verify` (the damaged shards) or "
+                    "`--force` (all)"
                 )
             count = 0
             try:
                 for batch in tf.data.TFRecordDataset(str(path)).batch(256):
                     count += int(batch.shape[0])
             except tf.errors.DataLossError as exc:
-                raise RecordsError(f"{path}: corrupt shard ({exc.message})") from None
+                raise RecordsError(
+                    f"{path}: corrupt shard ({exc.message}); rebuild it with `lstm-se prepare "
+                    "--verify` (the damaged shards) or `--force` (all)"
+                ) from None
             if count != shard["examples"]:
                 raise RecordsError(
-                    f"{path}: corrupt shard: {count} records, the manifest says {shard['examples']}"
+                    f"{path}: corrupt shard: {count} records, the manifest says "
+                    f"{shard['examples']}; rebuild it with `lstm-se prepare --verify` (the "
+                    "damaged shards) or `--force` (all)"
                 )
             total += count
     return total
@@ -535,5 +552,8 @@ def read_examples(folder: str | os.PathLike[str], split: str) -> list[dict[str, 
                     }
                 )
         except tf.errors.DataLossError as exc:
-            raise RecordsError(f"{path}: corrupt shard ({exc.message})") from None
+            raise RecordsError(
+                f"{path}: corrupt shard ({exc.message}); rebuild it with `lstm-se prepare "
+                "--verify` (the damaged shards) or `--force` (all)"
+            ) from None
     return out

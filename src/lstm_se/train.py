@@ -48,17 +48,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from . import LstmSeError, features, losses
+from . import LstmSeError, features, losses, records, runs
 from . import config as config_mod
 from . import model as model_mod
 
 log = logging.getLogger(__name__)
 
 STATE = "backup/state.json"
-MODEL = "model.keras"
-BEST = "checkpoints/best.keras"
-LAST = "checkpoints/last.keras"
-HISTORY = "history.csv"
+MODEL, BEST, LAST, HISTORY = runs.MODEL, runs.BEST, runs.LAST, runs.HISTORY
 
 #: Keys that may change between a run and its resumption; any other change needs --restart.
 RESUMABLE_CHANGES = frozenset(
@@ -216,11 +213,13 @@ def read_state(run_dir: Path) -> dict[str, Any] | None:
 
 
 def make_data(cfg: config_mod.Config, initial_epoch: int = 0, multi_worker: bool = False) -> Data:
-    """Datasets from the records at `dset.save_path` (records.py)."""
-    from . import records  # the data stage; imported here so model/loss work needs no records
+    """Datasets from the records at `dset.save_path` (records.py; remix.py for records of
+    clean speech and noise)."""
 
     folder = cfg.dset.save_path
     manifest = records.load_manifest(folder)
+    if manifest["feature_spec"].get("content") == "clean+noise":
+        return _remix_data(cfg, folder, initial_epoch)
     # A resumed run shuffles with another seed, so it does not replay the first epochs' order.
     seed = cfg.seed + initial_epoch
     repeat = cfg.steps > 0
@@ -256,6 +255,53 @@ def make_data(cfg: config_mod.Config, initial_epoch: int = 0, multi_worker: bool
         n_train=n_train or None,
     )
     return _shard_by_data(data) if multi_worker else data
+
+
+def _remix_data(cfg: config_mod.Config, folder: str, initial_epoch: int) -> Data:
+    """Dynamic mixing (remix.py): new examples every epoch, a fixed validation draw."""
+    from . import remix
+
+    frames = config_mod.derive(cfg).frames_per_segment
+    train = remix.load_sources(folder, "train")
+    per_epoch = cfg.steps * cfg.batch_size or remix.examples_per_epoch(train, frames)
+    if per_epoch < cfg.batch_size:
+        raise config_mod.ConfigError(
+            f"'batch_size' ({cfg.batch_size}) is larger than the {per_epoch} training examples "
+            f"of an epoch in {folder}; lower it, or set 'steps'"
+        )
+    steps = per_epoch // cfg.batch_size
+    per_epoch = steps * cfg.batch_size
+    log.info(
+        "dynamic mixing: %s; %d examples (%d steps) per epoch, SNR %s dB, level %s dBFS",
+        remix.describe(train, cfg, "train"),
+        per_epoch,
+        steps,
+        list(cfg.dset.remix_snr),
+        list(cfg.dset.remix_level),
+    )
+    ds = remix.dataset(
+        train,
+        cfg,
+        cfg.batch_size,
+        first_epoch=initial_epoch,
+        epochs=cfg.epochs,
+        per_epoch=per_epoch,
+    )
+    valid = None
+    manifest = records.load_manifest(folder)
+    if _split_count(manifest, "valid"):
+        sources = remix.load_sources(folder, "valid")
+        valid = remix.dataset(
+            sources,
+            cfg,
+            cfg.batch_size,
+            first_epoch=0,
+            epochs=1,
+            per_epoch=sources.utterances,
+            validation=True,
+            drop_remainder=False,
+        )
+    return Data(ds, valid, steps, cfg.train.valid_steps or None, n_train=per_epoch)
 
 
 def _split_count(manifest: dict[str, Any], split: str) -> int:
@@ -310,14 +356,25 @@ def make_optimizer(cfg: config_mod.Config, steps_per_epoch: int | None) -> keras
     if o.schedule == "cosine":
         if not steps_per_epoch:
             raise ValueError("the cosine schedule needs the number of steps per epoch")
-        lr = keras.optimizers.schedules.CosineDecay(
-            o.lr, decay_steps=cfg.epochs * steps_per_epoch, alpha=min(1.0, o.min_lr / o.lr)
-        )
+        total = cfg.epochs * steps_per_epoch
+        warmup = min(o.warmup_steps, total - 1)
+        if warmup > 0:
+            lr = keras.optimizers.schedules.CosineDecay(
+                min(o.min_lr, o.lr),
+                decay_steps=total - warmup,
+                alpha=min(1.0, o.min_lr / o.lr),
+                warmup_target=o.lr,
+                warmup_steps=warmup,
+            )
+        else:
+            lr = keras.optimizers.schedules.CosineDecay(
+                o.lr, decay_steps=total, alpha=min(1.0, o.min_lr / o.lr)
+            )
     clip = {"clipnorm": o.clipnorm} if o.clipnorm > 0 else {}
     if o.name == "adam":
-        return keras.optimizers.Adam(lr, **clip)
+        return keras.optimizers.Adam(lr, epsilon=o.epsilon, **clip)
     if o.name == "adamw":
-        return keras.optimizers.AdamW(lr, weight_decay=o.weight_decay, **clip)
+        return keras.optimizers.AdamW(lr, weight_decay=o.weight_decay, epsilon=o.epsilon, **clip)
     return keras.optimizers.SGD(lr, momentum=0.9, **clip)
 
 
@@ -334,7 +391,7 @@ def compile_model(model: keras.Model, cfg: config_mod.Config, steps_per_epoch: i
     m = cfg.model
     model.compile(
         optimizer=make_optimizer(cfg, steps_per_epoch),
-        loss=losses.get(m.loss, power=m.loss_power, alpha=m.loss_alpha),
+        loss=losses.get(m.loss, power=m.loss_power, alpha=m.loss_alpha, norm=m.loss_norm),
         metrics=metrics_for(cfg),
     )
 
@@ -483,6 +540,83 @@ class TimeHistory(keras.callbacks.Callback):
         logs["step_seconds"] = (self.t_train - self.t0) / max(1, self.steps)
         opt = self.model.optimizer
         logs["learning_rate"] = float(keras.ops.convert_to_numpy(opt.learning_rate))
+
+
+class UpdateRatio(keras.callbacks.Callback):
+    """How far the optimizer really moves the weights against the nominal step, measured on
+    the first `steps` training steps of the run: the median over weights of |Δw| / lr per step,
+    then the median over steps (Adam's step is about lr while the gradients are well above its
+    epsilon; far below 1 means the loss scale starves it). Logged as `update_ratio` at the end
+    of the first epoch and kept in the resume state and `summary.json`."""
+
+    def __init__(self, steps: int = 20) -> None:
+        super().__init__()
+        self.steps = steps
+        self.ratios: list[float] = []
+        self.before: np.ndarray | None = None
+        self.result: dict[str, Any] | None = None
+
+    def _flat(self) -> np.ndarray:
+        return np.concatenate(
+            [np.ravel(keras.ops.convert_to_numpy(w)) for w in self.model.trainable_weights]
+        ).astype(np.float64)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.result is None and len(self.ratios) < self.steps:
+            self.lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+            self.before = self._flat()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.before is not None:
+            delta = np.abs(self._flat() - self.before)
+            self.ratios.append(float(np.median(delta)) / self.lr)
+            self.before = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.result is None and self.ratios:
+            self.result = {
+                "median": float(np.median(self.ratios)),
+                "min": float(np.min(self.ratios)),
+                "steps": len(self.ratios),
+            }
+            log.info(
+                "update/lr ratio over the first %d steps: median %.3g (min %.3g)",
+                len(self.ratios),
+                self.result["median"],
+                self.result["min"],
+            )
+            if logs is not None:
+                logs["update_ratio"] = self.result["median"]
+
+    def state(self) -> dict[str, Any] | None:
+        return self.result
+
+
+def measure_input_norm(model: keras.Model, dataset: tf.data.Dataset, batches: int = 32) -> None:
+    """Per-feature mean and deviation of the model's input to `input_norm` over the first
+    `batches` training batches (frames of all-zero input, padding, left out), stored in it."""
+    probe = keras.Model(model.inputs, model.get_layer("input_norm").input)
+    total = count = square = 0.0
+    for x, _ in dataset.take(batches):
+        feats = np.asarray(probe(x, training=False), np.float64)
+        live = np.asarray(x).sum(axis=-1) > 0
+        feats = feats[live]
+        total = total + feats.sum(axis=0)
+        square = square + (feats * feats).sum(axis=0)
+        count += len(feats)
+    if not count:
+        raise ValueError("no training frames to measure the input normalization on")
+    mean = total / count
+    std = np.sqrt(np.maximum(square / count - mean * mean, 0.0))
+    model_mod.set_input_norm(model, mean, std)
+    log.info(
+        "input normalization from %d frames: mean %.3g..%.3g, std %.3g..%.3g",
+        count,
+        mean.min(),
+        mean.max(),
+        std.min(),
+        std.max(),
+    )
 
 
 class _ResumableCounters:
@@ -787,8 +921,6 @@ def run(
     strategy = strategy or make_strategy(cfg.train.strategy)
     chief = is_chief(strategy)
     if data is None:
-        from . import records
-
         records.load_manifest(cfg.dset.save_path)  # fail before a run folder is made
     run_dir = prepare_run_dir(cfg, restart, chief)
     state = None if restart else read_state(run_dir)
@@ -831,6 +963,8 @@ def run(
             )
         else:
             _start_weights(model, cfg)
+            if cfg.model.input_norm == "per-bin" and not (cfg.model.path or cfg.model.ckpt):
+                measure_input_norm(model, data.train)
             log.info("new run %s", run_dir)
     log.info(
         "model %s: %d layers x %d units, %d parameters (%d trainable), %d bins",
@@ -865,6 +999,10 @@ def run(
             patience=cfg.optim.plateau_patience,
             min_lr=cfg.optim.min_lr,
         )
+    if not (state or {}).get("update"):
+        parts["update"] = UpdateRatio()
+    elif state:
+        log.info("update/lr ratio (measured in the first epoch): %s", state["update"])
     if cfg.train.patience:
         parts["early_stopping"] = ResumableEarlyStopping(
             state.get("early_stopping"), monitor=monitor, patience=cfg.train.patience
@@ -897,7 +1035,7 @@ def run(
 
 
 def _finish(run_dir: Path, model: keras.Model | None) -> None:
-    """`model.keras`: the best epoch's weights with the final optimizer state."""
+    """`model.keras`: the best epoch's weights with the final optimizer state; `summary.json`."""
     best = run_dir / BEST
     if model is None:
         model = keras.models.load_model(run_dir / LAST)
@@ -905,17 +1043,34 @@ def _finish(run_dir: Path, model: keras.Model | None) -> None:
         model.set_weights(keras.models.load_model(best, compile=False).get_weights())
     _atomic_save_model(model, run_dir / MODEL)
     log.info("saved %s", run_dir / MODEL)
+    write_summary(run_dir)
+
+
+def write_summary(run_dir: Path) -> dict[str, Any]:
+    """`summary.json`: epochs, best epoch and val_loss, training time, the update/lr ratio."""
+    state = read_state(run_dir) or {}
+    rows = []
+    if (run_dir / HISTORY).is_file():
+        with open(run_dir / HISTORY, newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    seconds = sum(float(r.get("epoch_seconds") or 0.0) for r in rows)
+    best = state.get("best") or {}
+    summary = {
+        "epochs": state.get("epoch"),
+        "stopped_early": state.get("stopped_early"),
+        "optimizer_steps": state.get("iterations"),
+        "best_epoch": None if best.get("epoch") is None else int(best["epoch"]) + 1,
+        "best": {"monitor": best.get("monitor"), "value": best.get("best")},
+        "train_seconds": round(seconds, 1),
+        "update_ratio": state.get("update"),
+    }
+    config_mod.atomic_write_text(run_dir / runs.SUMMARY, json.dumps(summary, indent=2))
+    return summary
 
 
 def load_run(run_dir: str | os.PathLike[str]) -> tuple[config_mod.Config, keras.Model]:
-    """A run's config and model: `model.keras`, or the best (then last) checkpoint of a run
-    that has not finished."""
-    run_dir = Path(run_dir)
-    cfg = config_mod.load_run_config(run_dir)
-    for rel in (MODEL, BEST, LAST):
-        if (run_dir / rel).is_file():
-            return cfg, keras.models.load_model(run_dir / rel, compile=False)
-    raise FileNotFoundError(f"run {run_dir} has no model yet ({MODEL} or {BEST})")
+    """A run's config and model (`runs.load`)."""
+    return runs.load(run_dir)
 
 
 def command(args: Any, cfg: config_mod.Config) -> int:
