@@ -80,7 +80,25 @@ def bench_model(cfg, records_dir: str, steps: int, skip: int, repeats: int) -> d
     from lstm_se import model as model_mod
     from lstm_se import records, train
 
-    def from_records():
+    man = records.load_manifest(records_dir)
+    if man["feature_spec"].get("content") == "clean+noise":  # dynamic mixing (remix.py)
+        from lstm_se import config as config_mod
+        from lstm_se import remix
+
+        sources = remix.load_sources(records_dir, "train")
+        per_epoch = remix.examples_per_epoch(sources, config_mod.derive(cfg).frames_per_segment)
+
+        def from_records():
+            return remix.dataset(
+                sources, cfg, cfg.batch_size, first_epoch=0, epochs=10_000, per_epoch=per_epoch
+            )
+
+    else:
+
+        def from_records():
+            return _fixed_records()
+
+    def _fixed_records():
         return records.dataset(
             records_dir,
             "train",

@@ -61,6 +61,14 @@ class Sources:
     def utterances(self) -> int:
         return len(self.lengths)
 
+    def variable(self):
+        """The frames as one non-trainable tf.Variable, made once (datasets share it)."""
+        import tensorflow as tf
+
+        if getattr(self, "_variable", None) is None:
+            self._variable = tf.Variable(self.frames, trainable=False, name="remix_frames")
+        return self._variable
+
 
 def load_sources(folder: str | os.PathLike[str], split: str) -> Sources:
     """Read one split of a dynamic-mixing records folder into memory (shards verified first)."""
@@ -129,7 +137,7 @@ def dataset(
     d = cfg.dset
     frames = derive(cfg).frames_per_segment
     n_utt = sources.utterances
-    store = tf.Variable(sources.frames, trainable=False, name="remix_frames")
+    store = sources.variable()
     offsets = tf.constant(sources.offsets)
     lengths = tf.constant(sources.lengths)
     bins = sources.frames.shape[-1]

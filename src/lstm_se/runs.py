@@ -108,3 +108,37 @@ def load(run_dir: str | os.PathLike[str]) -> tuple[Config, Any]:
     run_dir = Path(run_dir)
     cfg = load_config(run_dir)
     return cfg, load_model(model_path(run_dir))
+
+
+#: What a packaged run keeps of its folder (besides `model.keras`, rewritten without the
+#: optimizer state): small files only.
+PACKAGED = (CONFIG, SUMMARY, HISTORY)
+
+
+def package(run_dir: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Path:
+    """Copy a finished run into `dest` as a small, self-contained run folder (the layout of the
+    module doc, without checkpoints, backups, logs or evaluations): `model.keras` holds the
+    weights only. Written under a temporary name and renamed; an existing `dest` is replaced."""
+    import shutil
+
+    import keras
+
+    from . import model as model_mod
+
+    run_dir, dest = Path(run_dir), Path(dest)
+    cfg, trained = load(run_dir)
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for rel in PACKAGED:
+        if (run_dir / rel).is_file():
+            shutil.copy2(run_dir / rel, tmp / rel)
+    if (run_dir / EXPORT).is_dir():
+        shutil.copytree(run_dir / EXPORT, tmp / EXPORT)
+    fresh = model_mod.build_model(cfg)
+    fresh.set_weights(trained.get_weights())
+    keras.models.save_model(fresh, tmp / MODEL)
+    if dest.exists():
+        shutil.rmtree(dest)
+    os.replace(tmp, dest)
+    return dest
