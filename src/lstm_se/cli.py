@@ -36,6 +36,53 @@ def setup_logging(debug: bool = False) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+# Lines TensorFlow's C++ side prints while it is imported, before absl logging is set up (so
+# TF_CPP_MIN_LOG_LEVEL, set in __init__.py, does not reach them): they look like errors
+# (`E0000 ...`, `I0000 ...`) and are not. Filtered out of stderr during the import; every other
+# line passes. `--debug` keeps them all.
+TF_STARTUP_NOISE = (
+    "All log messages before absl::InitializeLog() is called",
+    "oneDNN custom operations are on",
+    "cpu_feature_guard",
+    "To enable the following instructions:",
+    "Unable to register cuDNN factory",
+    "Unable to register cuFFT factory",
+    "Unable to register cuBLAS factory",
+    "computation_placer.cc",
+)
+
+# Commands that import TensorFlow in this process (prepare forks workers first: not it).
+TF_COMMANDS = ("train", "enhance", "evaluate", "export")
+
+
+def drop_tf_startup_noise(text: str) -> str:
+    """`text` without the lines of TF_STARTUP_NOISE."""
+    lines = text.splitlines(keepends=True)
+    return "".join(line for line in lines if not any(n in line for n in TF_STARTUP_NOISE))
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its start-up lines filtered out of stderr (file descriptor 2,
+    where the C++ code writes); what else it prints, and any import error, still shows."""
+    if "tensorflow" in sys.modules:
+        return
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            sys.stderr.write(drop_tf_startup_noise(captured.read().decode(errors="replace")))
+            sys.stderr.flush()
+
+
 def add_config_args(parser: argparse.ArgumentParser) -> None:
     """--config and the trailing key=value overrides, shared by every config-driven command."""
     parser.add_argument(
@@ -305,6 +352,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(args.debug)
+    if args.command in TF_COMMANDS and not args.debug and not getattr(args, "tflite", False):
+        import_tensorflow_quietly()
     try:
         return int(args.func(args) or 0)
     except config_mod.ConfigError as exc:
