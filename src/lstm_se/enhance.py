@@ -14,8 +14,10 @@ of history, window, rFFT, mask, irFFT, overlap-add), so its output is what a dev
 `n_fft - hop` samples late. With `center=True` frames need n_fft/2 samples of look-ahead, so
 streaming then only means frame-by-frame masks over the same STFT frames.
 
-Normalization uses the statistics of the whole input in both modes (so the two agree); a device
-would use fixed or running statistics instead.
+With `dset.normalize: none` (the default config) nothing depends on the utterance: the model's
+own input normalization is fixed per bin (model.py), so this path is what a device computes
+frame by frame. The seed's `z-score`/`linear` use the statistics of the whole input in both
+modes (so the two agree), which a device cannot know before the input ends.
 """
 
 from __future__ import annotations

@@ -126,7 +126,7 @@ def _dset_record(cfg: Config) -> dict[str, Any]:
     d = asdict(cfg.dset)
     d.pop("save_path")
     d.pop("workers")
-    return d
+    return json.loads(json.dumps(d))  # as the manifest reads back: tuples are lists
 
 
 # ---------------------------------------------------------------------------------------------
