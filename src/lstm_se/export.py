@@ -318,6 +318,14 @@ def training_segments(cfg: config_mod.Config, count: int, seed: int) -> list[np.
             f"the representative dataset needs the run's training records at '{folder}' "
             "(dset.save_path); run `lstm-se prepare` with the run's config first"
         )
+    if records.load_manifest(folder)["feature_spec"].get("content") == "clean+noise":
+        from . import remix  # dynamic mixing: one epoch's mixtures of the training split
+
+        sources = remix.load_sources(folder, "train")
+        ds = remix.dataset(
+            sources, cfg, 1, first_epoch=seed, epochs=seed + 1, per_epoch=max(1, count)
+        )
+        return [np.asarray(x)[0].astype(np.float32) for x, _ in ds.take(count)]
     # A small shuffle buffer: it holds serialized segments (~0.5 MB each for 2 s); shard order
     # is shuffled too. No shard verification: it would read the whole training split.
     ds = records.dataset(

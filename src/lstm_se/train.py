@@ -1001,8 +1001,10 @@ def run(
         )
     if not (state or {}).get("update"):
         parts["update"] = UpdateRatio()
-    elif state:
+    else:
         log.info("update/lr ratio (measured in the first epoch): %s", state["update"])
+        parts["update"] = UpdateRatio()
+        parts["update"].result = state["update"]  # measured already: kept, not measured again
     if cfg.train.patience:
         parts["early_stopping"] = ResumableEarlyStopping(
             state.get("early_stopping"), monitor=monitor, patience=cfg.train.patience
