@@ -29,6 +29,7 @@ be on storage every worker can read (resume reads it).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import itertools
 import json
@@ -218,6 +219,7 @@ def make_data(cfg: config_mod.Config, initial_epoch: int = 0, multi_worker: bool
 
     folder = cfg.dset.save_path
     manifest = records.load_manifest(folder)
+    check_records_match(cfg, manifest, folder)
     if manifest["feature_spec"].get("content") == "clean+noise":
         return _remix_data(cfg, folder, initial_epoch)
     # A resumed run shuffles with another seed, so it does not replay the first epochs' order.
@@ -255,6 +257,30 @@ def make_data(cfg: config_mod.Config, initial_epoch: int = 0, multi_worker: bool
         n_train=n_train or None,
     )
     return _shard_by_data(data) if multi_worker else data
+
+
+#: dset keys that do not shape the records (where things are, how many workers, how the
+#: input pipeline mixes them): train may differ from prepare in these.
+NOT_IN_RECORDS = frozenset(
+    {"wav", "save_path", "workers", "remix_snr", "remix_level", "max_skipped", "shard_mb"}
+)
+
+
+def check_records_match(cfg: config_mod.Config, manifest: dict[str, Any], folder: str) -> None:
+    """Refuse records prepared with other dset settings than the run's (both values named)."""
+    want = json.loads(json.dumps(dataclasses.asdict(cfg.dset)))
+    have = manifest.get("dset") or {}
+    diffs = [
+        f"dset.{key}: records {have.get(key)!r}, config {value!r}"
+        for key, value in want.items()
+        if key not in NOT_IN_RECORDS and key in have and have[key] != value
+    ]
+    if diffs:
+        raise config_mod.ConfigError(
+            f"the records at {folder} were prepared with other settings than this run's "
+            f"config ({'; '.join(diffs)}): run `lstm-se prepare` with this config (and "
+            "--force, or another dset.save_path), or train with the records' settings"
+        )
 
 
 def _remix_data(cfg: config_mod.Config, folder: str, initial_epoch: int) -> Data:
