@@ -259,11 +259,11 @@ def make_data(cfg: config_mod.Config, initial_epoch: int = 0, multi_worker: bool
     return _shard_by_data(data) if multi_worker else data
 
 
-#: dset keys that do not shape the records (where things are, how many workers, how the
-#: input pipeline mixes them): train may differ from prepare in these.
-NOT_IN_RECORDS = frozenset(
-    {"wav", "save_path", "workers", "remix_snr", "remix_level", "max_skipped", "shard_mb"}
-)
+#: dset keys that shape the features in the records: train must have the records' values.
+SHAPES_RECORDS = (
+    "sample_rate", "segment", "n_fft", "win_length", "hop_length", "channels", "fft", "center",
+    "fft_normalize", "normalize", "segment_normalization", "feature", "mixing",
+)  # fmt: skip
 
 
 def check_records_match(cfg: config_mod.Config, manifest: dict[str, Any], folder: str) -> None:
@@ -273,7 +273,7 @@ def check_records_match(cfg: config_mod.Config, manifest: dict[str, Any], folder
     diffs = [
         f"dset.{key}: records {have.get(key)!r}, config {value!r}"
         for key, value in want.items()
-        if key not in NOT_IN_RECORDS and key in have and have[key] != value
+        if key in SHAPES_RECORDS and key in have and have[key] != value
     ]
     if diffs:
         raise config_mod.ConfigError(
