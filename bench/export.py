@@ -31,22 +31,21 @@ from typing import Any
 import numpy as np
 
 from lstm_se import config as config_mod
-from lstm_se import export as export_mod
-from lstm_se import mcu
+from lstm_se import convert, export_files, mcu_budget, tflite_masker, tflm_arena
 
 log = logging.getLogger("bench.export")
 
 
 def _models_from_run(run: Path) -> tuple[config_mod.Config, dict[str, bytes], str]:
-    folder = export_mod.export_dir(run)
-    if not (folder / export_mod.INT8_FILE).is_file():
-        raise SystemExit(f"{folder} holds no {export_mod.INT8_FILE}: run `lstm-se export` first")
+    folder = export_files.export_dir(run)
+    if not (folder / export_files.INT8_FILE).is_file():
+        raise SystemExit(f"{folder} holds no {export_files.INT8_FILE}: run `lstm-se export` first")
     models = {
         key: (folder / name).read_bytes()
         for key, name in (
-            ("int8", export_mod.INT8_FILE),
-            ("float", export_mod.FLOAT_FILE),
-            ("16x8", export_mod.INT16_FILE),
+            ("int8", export_files.INT8_FILE),
+            ("float", export_files.FLOAT_FILE),
+            ("16x8", export_files.INT16_FILE),
         )
         if (folder / name).is_file()
     }
@@ -64,10 +63,10 @@ def _models_from_config(cfg: config_mod.Config, seed: int) -> tuple[dict[str, by
     rng = np.random.default_rng(seed)
     bins = config_mod.derive(cfg).n_bins
     segs = [np.abs(rng.normal(0, 0.05, (100, bins))).astype(np.float32) for _ in range(2)]
-    samples = export_mod.representative_samples(cfg, stream, segs)
+    samples = convert.representative_samples(cfg, stream, segs)
     models = {
-        "int8": export_mod.convert(stream, "int8", samples),
-        "float": export_mod.convert(stream, "float"),
+        "int8": convert.convert(stream, "int8", samples),
+        "float": convert.convert(stream, "float"),
     }
     return models, "untrained model of the config (random weights)"
 
@@ -96,7 +95,7 @@ def bench_model(
     rng = np.random.default_rng(0)
     bins = config_mod.derive(cfg).n_bins
     mags = np.abs(rng.normal(0, 0.05, (frames, bins))).astype(np.float32)
-    masker = mcu.TFLiteMasker(model_bytes, cfg, backend)
+    masker = tflite_masker.TFLiteMasker(model_bytes, cfg, backend)
     result = {"masker": _time_it(masker, mags, warmup)}
     # invoke alone: the inputs prepared once, as a device would have them ready.
     feeds = [(masker.frame_in, masker._to_input(masker.frame_in, mags[0]))]
@@ -145,13 +144,13 @@ def main(argv: list[str] | None = None) -> int:
             "ai-edge-litert": _version("ai-edge-litert"),
             "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
         },
-        "frame_period_ms": 1e3 * mcu.frame_period_s(cfg),
+        "frame_period_ms": 1e3 * mcu_budget.frame_period_s(cfg),
         "models": {},
     }
     for key, data in models.items():
         entry: dict[str, Any] = {"bytes": len(data)}
         if key != "float":
-            arena = mcu.measure_arena(data)
+            arena = tflm_arena.measure_arena(data)
             entry["arena_min_bytes"] = arena.min_bytes
             entry["arena_recommended_bytes"] = arena.recommended_bytes
         entry["latency"] = {

@@ -62,7 +62,7 @@ from typing import Any
 
 import numpy as np
 
-from lstm_se import mcu
+from lstm_se import export_files, tflite_masker, verify
 
 log = logging.getLogger("bench.int8_error")
 
@@ -251,7 +251,9 @@ def _affine(lo: float, hi: float) -> tuple[float, int] | None:
 def _fake(v: np.ndarray, scale: Any, zero_point: Any, dtype: str = "int8") -> np.ndarray:
     # mcu's (de)quantization: TFLite's rounding (halves away from zero) and saturation; scale
     # and zero point may be per-column arrays.
-    return mcu.dequantize(mcu.quantize(v, scale, zero_point, dtype), scale, zero_point)
+    return tflite_masker.dequantize(
+        tflite_masker.quantize(v, scale, zero_point, dtype), scale, zero_point
+    )
 
 
 def _symmetric16(lo: float, hi: float) -> tuple[float, int] | None:
@@ -448,7 +450,7 @@ def _snr(value: float) -> float | None:
 
 
 def _tflite_c_ranges(masker: Any) -> dict[str, tuple[float, float]]:
-    """The real range of each c state input of an int8 model's `mcu.TFLiteMasker`."""
+    """The real range of each c state input of an int8 model's `tflite_masker.TFLiteMasker`."""
     out = {}
     for t in masker.state_in:
         if t.name.startswith("c_") and t.quantized:
@@ -463,17 +465,17 @@ def _load(run: Path, clips: int) -> tuple[Any, Any, list[np.ndarray]]:
         cfg, trained = runs.load(run)
     except (FileNotFoundError, LstmSeError) as exc:  # names the folder and what it lacks
         raise SystemExit(f"error: {exc}") from None
-    pairs = mcu.testset_pairs(cfg)
+    pairs = verify.testset_pairs(cfg)
     if not pairs:
         raise SystemExit(
             f"error: no test set under '{cfg.dset.wav}' (noisy_testset_wav/clean_testset_wav), "
             f"the corpus of {run / 'config.yaml'}"
         )
     # The picks `lstm-se export` verifies on: evenly spread over the sorted test set.
-    picked = mcu.evenly_spread(pairs, clips)
+    picked = verify.evenly_spread(pairs, clips)
     log.info("%d of %d test clips under %s", len(picked), len(pairs), cfg.dset.wav)
     mags = [
-        mcu.clip_magnitudes(audio.read_mono(noisy, cfg.dset.sample_rate), cfg)
+        verify.clip_magnitudes(audio.read_mono(noisy, cfg.dset.sample_rate), cfg)
         for noisy, _clean in picked
     ]
     return cfg, trained, mags
@@ -492,12 +494,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--clips must be at least 1")
 
     from lstm_se import config as config_mod
-    from lstm_se import export as export_mod
     from lstm_se import model as model_mod
 
     run = Path(args.run)
     cfg, trained, mags = _load(run, args.clips)
-    ref = np.concatenate([mcu.float_masks(trained, m) for m in mags])
+    ref = np.concatenate([verify.float_masks(trained, m) for m in mags])
     net = network(trained)
     feats = [model_mod.compress(m, cfg).astype(np.float64) for m in mags]
     ranges = calibrate(net, feats)
@@ -519,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
                 net, feats, scenario.int8, ranges, int16=scenario.int16, per_unit=scenario.per_unit
             )
         )
-        snr = mcu.mask_snr_db(ref, est)
+        snr = verify.mask_snr_db(ref, est)
         results[name] = _snr(snr)
         log.info("%-40s %7.2f dB (%.1f s)", name, snr, time.perf_counter() - start)
         lines.append(f"| {name} | {_describe(scenario, net.kinds)} | {snr:.2f} |")
@@ -527,14 +528,14 @@ def main(argv: list[str] | None = None) -> int:
     real: dict[str, float | None] = {"int8": None, "16x8": None}
     real_c: dict[str, tuple[float, float]] = {}
     quantized = {"int8": "all", "16x8": "all activations int16, the rest int8"}
-    for kind, file in mcu.EXPORTED_MODELS.items():
+    for kind, file in tflite_masker.EXPORTED_MODELS.items():
         try:
-            masker = mcu.exported_masker(run, cfg, "tflm", kind)
-        except mcu.McuError as exc:
+            masker = tflite_masker.exported_masker(run, cfg, "tflm", kind)
+        except export_files.McuError as exc:
             log.info("the real %s model is not measured: %s", kind, exc)
             continue
-        est = np.concatenate([mcu.run_masker(masker, m) for m in mags])
-        real[kind] = _snr(mcu.mask_snr_db(ref, est))
+        est = np.concatenate([verify.run_masker(masker, m) for m in mags])
+        real[kind] = _snr(verify.mask_snr_db(ref, est))
         if kind == "int8":
             real_c = _tflite_c_ranges(masker)
         shown = "identical" if real[kind] is None else f"{real[kind]:.2f}"
@@ -569,7 +570,7 @@ def main(argv: list[str] | None = None) -> int:
         "c_table": "\n".join(c_lines),
         "note": "mask SNR (dB) against the float Keras model over all frames; null: identical",
     }
-    out = Path(args.json) if args.json else export_mod.export_dir(run) / "int8_error.json"
+    out = Path(args.json) if args.json else export_files.export_dir(run) / "int8_error.json"
     config_mod.atomic_write_text(out, json.dumps(report, indent=2) + "\n")
     log.info("wrote %s", out)
     return 0

@@ -150,16 +150,16 @@ def train_stage(cfg, work: Path) -> dict[str, Any]:
     """Train, resume, or leave a finished run as it is: always through `train.run`, which
     refuses a run started with another config. Wall-clock seconds summed over the sessions
     whose saved state advanced by an epoch."""
-    from lstm_se import LstmSeError, train
+    from lstm_se import LstmSeError, run_state, train
 
     run_dir = work / "run"
     time_path = work / TRAIN_TIME_FILE
     timing = json.loads(time_path.read_text()) if time_path.is_file() else {"seconds": 0.0}
-    before = train.read_state(run_dir)
+    before = run_state.read_state(run_dir)
     start = time.perf_counter()
     train.run(cfg, verbose=2)  # a finished run: "nothing to do"
     seconds = time.perf_counter() - start
-    state = train.read_state(run_dir)
+    state = run_state.read_state(run_dir)
     if _epoch(state) > _epoch(before):
         timing["seconds"] = round(timing["seconds"] + seconds, 2)
         timing["sessions"] = timing.get("sessions", 0) + 1
@@ -180,10 +180,10 @@ def train_stage(cfg, work: Path) -> dict[str, Any]:
 
 def export_stage(run_dir: Path) -> dict[str, Any]:
     """export.json of the run, exporting first unless it is newer than the trained model."""
-    from lstm_se import export, train
+    from lstm_se import export, export_files, runs
 
-    report_path = export.export_dir(run_dir) / export.JSON_FILE
-    if _is_newer(report_path, run_dir / train.MODEL):
+    report_path = export_files.export_dir(run_dir) / export_files.JSON_FILE
+    if _is_newer(report_path, run_dir / runs.MODEL):
         log.info("export: %s is up to date, reusing it", report_path)
     else:
         result = export.export_run(run_dir)
@@ -196,12 +196,14 @@ def evaluate_stage(
     run_dir: Path, testset: Path | None, kind: str, workers: int | None
 ) -> dict[str, Any]:
     """metrics.json of one evaluation, reused when newer than the model it scored."""
-    from lstm_se import export, mcu, train
+    from lstm_se import export_files, runs, tflite_masker
 
     name = evaluate.testset_name(testset)
     metrics_path = evaluate.eval_dir(run_dir, name, kind) / "metrics.json"
     model_file = (
-        run_dir / train.MODEL if kind == "float" else export.export_dir(run_dir) / export.INT8_FILE
+        run_dir / runs.MODEL
+        if kind == "float"
+        else export_files.export_dir(run_dir) / export_files.INT8_FILE
     )
     result = None
     if _is_newer(metrics_path, model_file):
@@ -216,7 +218,7 @@ def evaluate_stage(
             run_dir,
             testset,
             workers=workers,
-            masker_factory=mcu.int8_masker if kind == "int8" else None,
+            masker_factory=tflite_masker.int8_masker if kind == "int8" else None,
         )
         result = json.loads(metrics_path.read_text())  # NaN already null, as when reused
     if result.get("failed"):

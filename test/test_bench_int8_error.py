@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from runs import load_bench, make_run
 
-from lstm_se import config, export, mcu
+from lstm_se import config, convert, tflite_masker, verify
 from lstm_se import model as M
 
 BINS = 257
@@ -72,7 +72,7 @@ def test_float_simulation_equals_keras(overrides):
     clips = [_mags(60, 1), _mags(35, 2)]  # unequal lengths: padding must not leak
     sim = bench.simulate(bench.network(model), [M.compress(m, cfg) for m in clips])
     for mags, est in zip(clips, sim, strict=True):
-        ref = mcu.float_masks(model, mags)
+        ref = verify.float_masks(model, mags)
         assert est.shape == ref.shape
         np.testing.assert_allclose(est, ref, atol=1e-5)
 
@@ -88,7 +88,7 @@ def test_every_kind_changes_the_mask_and_all_int8_is_finite():
     for kind in net.kinds:
         est = bench.simulate(net, feats, [kind], ranges)[0]
         assert not np.array_equal(est, exact), kind
-    snr = mcu.mask_snr_db(exact, bench.simulate(net, feats, net.kinds, ranges)[0])
+    snr = verify.mask_snr_db(exact, bench.simulate(net, feats, net.kinds, ranges)[0])
     assert math.isfinite(snr) and snr > 0
     with pytest.raises(ValueError, match="unknown tensor kinds"):
         bench.simulate(net, feats, ["q"], ranges)
@@ -132,21 +132,21 @@ def test_simulation_explains_the_tflite_micro_model(mode, scenario):
             layer.set_weights([3 * w for w in layer.get_weights()])
     stream = M.build_streaming_model(cfg, model, frontend=False)
     segs = [_mags(50, s) for s in (4, 5)]
-    converted = export.convert(stream, mode, export.representative_samples(cfg, stream, segs))
+    converted = convert.convert(stream, mode, convert.representative_samples(cfg, stream, segs))
     net = bench.network(model)
     ranges = bench.calibrate(net, [M.compress(m, cfg) for m in segs])
     clips = [_mags(50, 4), _mags(50, 9)]
     feats = [M.compress(m, cfg) for m in clips]
-    ref = np.concatenate([mcu.float_masks(model, m) for m in clips])
+    ref = np.concatenate([verify.float_masks(model, m) for m in clips])
     every = bench.scenarios(net.kinds)
 
     def sim_snr(name: str) -> float:
         s = every[name]
         est = bench.simulate(net, feats, s.int8, ranges, int16=s.int16, per_unit=s.per_unit)
-        return mcu.mask_snr_db(ref, np.concatenate(est))
+        return verify.mask_snr_db(ref, np.concatenate(est))
 
-    masker = mcu.TFLiteMasker(converted, cfg, "tflm")
-    real = mcu.mask_snr_db(ref, np.concatenate([mcu.run_masker(masker, m) for m in clips]))
+    masker = tflite_masker.TFLiteMasker(converted, cfg, "tflm")
+    real = verify.mask_snr_db(ref, np.concatenate([verify.run_masker(masker, m) for m in clips]))
     assert real < (50 if mode == "int8" else 70)  # an error worth explaining
     assert sim_snr(scenario) == pytest.approx(real, abs=2.0 if mode == "int8" else 3.0)
     if mode == "16x8":

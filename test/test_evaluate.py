@@ -223,10 +223,10 @@ def test_int8_evaluation_sits_beside_the_float_one(exported_run, capsys):
 
 
 def test_int8_evaluation_without_an_export_names_the_file(runs, flat_set, capfd):
-    from lstm_se import mcu
+    from lstm_se import tflite_masker
 
     with pytest.raises(evaluate.EvaluateError, match=r"model_int8\.tflite does not exist"):
-        evaluate.evaluate_run(runs["ones"], flat_set, masker_factory=mcu.int8_masker)
+        evaluate.evaluate_run(runs["ones"], flat_set, masker_factory=tflite_masker.int8_masker)
     assert (
         main(["evaluate", "--run", str(runs["ones"]), "--testset", str(flat_set), "--tflite"]) == 2
     )

@@ -200,13 +200,13 @@ def test_dynamic_mixing_needs_a_causal_level_free_config() -> None:
 def test_train_refuses_records_prepared_with_other_settings(
     tiny_corpus: Path, dynamic_records: Path
 ) -> None:
-    from lstm_se import train
+    from lstm_se import train_data
 
     cfg = tiny_config(tiny_corpus, dynamic_records, *DYNAMIC, "dset.hop_length=128")
     with pytest.raises(config.ConfigError, match=r"dset\.hop_length: records 256, config 128"):
-        train.make_data(cfg)
+        train_data.make_data(cfg)
     # Settings that only the input pipeline reads may differ.
     same = tiny_config(
         tiny_corpus, dynamic_records, *DYNAMIC, "dset.remix_snr=[0.0,5.0]", "batch_size=4"
     )
-    assert train.make_data(same).steps_per_epoch >= 1
+    assert train_data.make_data(same).steps_per_epoch >= 1

@@ -298,13 +298,13 @@ def _add_int16_arg(p: argparse.ArgumentParser) -> None:
 def _exported_masker(
     p: argparse.ArgumentParser, args: argparse.Namespace
 ) -> Callable[..., Any] | None:
-    """The mcu masker factory that --tflite [--int16] asks for, or None without --tflite."""
+    """The tflite_masker factory that --tflite [--int16] asks for, or None without --tflite."""
     if args.int16 and not args.tflite:
         p.error("--int16 goes with --tflite (it picks the exported 16x8 model)")
     if not args.tflite:
         return None
-    mcu = _stage("mcu")
-    return mcu.int16_masker if args.int16 else mcu.int8_masker
+    maskers = _stage("tflite_masker")
+    return maskers.int16_masker if args.int16 else maskers.int8_masker
 
 
 def _register_export(sub: argparse._SubParsersAction) -> None:

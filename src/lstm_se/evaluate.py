@@ -73,7 +73,7 @@ from . import LstmSeError, audio, features, metrics
 from .config import Config, ConfigError, atomic_write_text, load_run_config
 
 if TYPE_CHECKING:
-    from .enhance import MaskerFactory
+    from .maskers import Masker, MaskerFactory
 
 log = logging.getLogger(__name__)
 
@@ -620,9 +620,9 @@ def evaluate_run(
     A pair of different lengths is skipped (listed in `failed` with reason
     'length_mismatch'); `allow_length_mismatch` scores it on the common length and counts the
     samples cut (`length_mismatch` in the result).
-    `masker_factory` (as `lstm-se evaluate --tflite` passes `mcu.int8_masker`): enhance frame
-    by frame with the masker it builds for the run, i.e. an exported model, instead of
-    the Keras model; the results go to `eval_dir(run, name, kind)`, where `kind` is the
+    `masker_factory` (as `lstm-se evaluate --tflite` passes `tflite_masker.int8_masker`):
+    enhance frame by frame with the masker it builds for the run, i.e. an exported model,
+    instead of the Keras model; the results go to `eval_dir(run, name, kind)`, where `kind` is the
     masker's own `kind`: the exported model it runs ('int8', or '16x8' for `--tflite --int16`).
     """
     from . import enhance
@@ -630,14 +630,14 @@ def evaluate_run(
     run_dir = Path(run_dir)
     kind = "float"
     model: Any = None
-    masker: enhance.Masker | None = None
+    masker: Masker | None = None
     if masker_factory is None:
         cfg, model = enhance.load(run_dir)
     else:
         cfg = load_run_config(run_dir)
         try:
             masker = masker_factory(run_dir, cfg)
-        except (LstmSeError, OSError, ValueError) as exc:  # e.g. mcu.McuError: no export yet
+        except (LstmSeError, OSError, ValueError) as exc:  # e.g. McuError: no export yet
             raise EvaluateError(f"cannot build the exported model's masker: {exc}") from exc
         # The masker says which model it runs, so the results cannot land under another's name.
         kind = getattr(masker, "kind", None)
@@ -803,12 +803,12 @@ def _write_example(out: Path, pair: Pair, enhanced: np.ndarray, rate: int) -> No
 def command(args: argparse.Namespace, masker_factory: MaskerFactory | None = None) -> int:
     """`lstm-se evaluate --run DIR [--testset DIR] [--tflite [--int16]]`: prints the table; 1 if
     any pair failed, 2 if nothing could be evaluated. `masker_factory` is what `--tflite` uses
-    (the CLI passes `mcu.int8_masker`, or `mcu.int16_masker` with `--int16`: mcu comes later
-    in the pipeline than this module)."""
+    (the CLI passes `tflite_masker.int8_masker`, or `tflite_masker.int16_masker` with `--int16`:
+    tflite_masker comes later in the pipeline than this module)."""
     from .enhance import EnhanceError
 
     if getattr(args, "tflite", False) and masker_factory is None:
-        log.error("--tflite needs the maskers of lstm_se.mcu, which are not available here")
+        log.error("--tflite needs lstm_se.tflite_masker's maskers, which are not available here")
         return 2
     max_skipped = float(getattr(args, "max_skipped", 0.0) or 0.0)
     try:
