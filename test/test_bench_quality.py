@@ -195,7 +195,7 @@ class _Model:
 def test_train_stage_always_asks_train_and_times_only_sessions_that_trained(tmp_path, monkeypatch):
     """train.run is called for a finished run too (it checks the config and does nothing); a
     session counts when the saved state's epoch advanced."""
-    from lstm_se import train
+    from lstm_se import run_state, train
 
     states: list[dict[str, Any] | None] = [None]
     calls = []
@@ -205,7 +205,7 @@ def test_train_stage_always_asks_train_and_times_only_sessions_that_trained(tmp_
         if cfg == "train":
             states.append({"epoch": len(states)})
 
-    monkeypatch.setattr(train, "read_state", lambda run_dir: states[-1])
+    monkeypatch.setattr(run_state, "read_state", lambda run_dir: states[-1])
     monkeypatch.setattr(train, "run", run)
     monkeypatch.setattr(train, "load_run", lambda run_dir: (None, _Model()))
     first = quality.train_stage("train", tmp_path)

@@ -1,5 +1,5 @@
 """train.py end to end on records made from a tiny corpus: learning, the run folder, TensorBoard,
-resume after SIGKILL, NaN handling, restart, multi-worker; and the resumable callbacks."""
+resume after SIGKILL, NaN handling, restart, multi-worker; start weights, optimizer settings."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ tf = pytest.importorskip("tensorflow")
 
 from conftest import make_corpus  # noqa: E402
 
-from lstm_se import config, prepare, train  # noqa: E402
+from lstm_se import callbacks, config, prepare, train, train_data  # noqa: E402
 from lstm_se import model as model_mod  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -252,7 +252,7 @@ def test_sigkill_during_an_epoch_then_rerun_resumes(records_dir, tmp_path):
 
 def test_nan_in_the_data_stops_with_a_clear_error_and_finite_weights(records_dir, tmp_path):
     cfg = _cfg(records_dir, tmp_path, "epochs=4", "train.name=nan", "steps=4")
-    data = train.make_data(cfg)
+    data = train_data.make_data(cfg)
     bad_step = 6  # epoch 2, batch 3
 
     def poison(i, batch):
@@ -260,7 +260,7 @@ def test_nan_in_the_data_stops_with_a_clear_error_and_finite_weights(records_dir
         return tf.where(i == bad_step, x * np.float32("nan"), x), y
 
     data.train = data.train.enumerate().map(poison)
-    with pytest.raises(train.TrainingDiverged, match=r"loss is nan at epoch 2, batch 3"):
+    with pytest.raises(callbacks.TrainingDiverged, match=r"loss is nan at epoch 2, batch 3"):
         train.run(cfg, data=data, verbose=0)
     run_dir = tmp_path / "nan"
     state = json.loads((run_dir / "backup" / "state.json").read_text())
@@ -281,53 +281,6 @@ def test_nan_in_the_data_stops_with_a_clear_error_and_finite_weights(records_dir
     train.run(short, restart=True, verbose=0)
     assert [int(r["epoch"]) for r in _history(run_dir)] == [0]
     assert json.loads((run_dir / "backup" / "state.json").read_text())["iterations"] == 4
-
-
-def test_early_stopping_state_survives_a_resume():
-    es = train.ResumableEarlyStopping(
-        {"wait": 2, "best": 0.5, "best_epoch": 3}, monitor="val_loss", patience=3
-    )
-    es.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
-    es.model.stop_training = False
-    es.on_train_begin()
-    assert (es.wait, es.best, es.best_epoch) == (2, 0.5, 3)
-    es.on_epoch_end(6, {"val_loss": 0.6})  # a third epoch without improvement: stop
-    assert es.model.stop_training and es.state()["stopped_epoch"] == 6
-    fresh = train.ResumableEarlyStopping(None, monitor="val_loss", patience=3)
-    fresh.set_model(es.model)
-    fresh.model.stop_training = False
-    fresh.on_train_begin()
-    fresh.on_epoch_end(6, {"val_loss": 0.6})
-    assert not fresh.model.stop_training
-
-
-def test_history_drops_rows_of_unfinished_epochs(tmp_path):
-    path = tmp_path / "history.csv"
-    path.write_text("epoch,loss\n0,1.0\n1,0.9\n2,0.8\n")
-    hist = train.HistoryCSV(path, initial_epoch=2)
-    hist.on_epoch_end(2, {"loss": 0.7, "val_pesq": 2.0})
-    rows = list(csv.DictReader(path.open()))
-    assert [(r["epoch"], r["loss"], r["val_pesq"]) for r in rows] == [
-        ("0", "1.0", ""),
-        ("1", "0.9", ""),
-        ("2", "0.7", "2.0"),
-    ]
-
-
-def test_an_unnamed_run_is_found_again_until_it_finishes(tmp_path):
-    cfg = config.from_dict({"folder": str(tmp_path)})
-    first = train.find_run_dir(cfg)
-    assert first.parent == tmp_path and first.name[:2] == "20"
-    # An unfinished run with the same config (state saved, no model.keras) is resumed...
-    (first / "backup").mkdir(parents=True)
-    (first / "backup" / "state.json").write_text('{"epoch": 1}')
-    config.save(cfg, first / "config.yaml")
-    assert train.find_run_dir(cfg) == first
-    # ...but not with another config, nor with --restart, nor once it has finished.
-    assert train.find_run_dir(config.from_dict(config.to_dict(cfg), ["epochs=3"])) != first
-    assert train.find_run_dir(cfg, restart=True) != first
-    (first / "model.keras").write_bytes(b"")
-    assert train.find_run_dir(cfg) != first
 
 
 def test_start_weights_from_model_path_or_checkpoint(tmp_path):

@@ -1,6 +1,6 @@
 """The run folder: its layout, its config and trained model, and the shipped pretrained default.
 
-A run folder (what `lstm-se train` writes, see train.py) holds `config.yaml`, `model.keras` once
+A run folder (what `lstm-se train` writes, see run_state.py) holds `config.yaml`, `model.keras` once
 training has finished, `checkpoints/best.keras` and `checkpoints/last.keras` while it trains,
 `summary.json`, `history.csv` and `export/` (what `lstm-se export` writes). Enhance, evaluate
 and export read a run only through this module, so listening to a model needs nothing of the
