@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 from runs import make_run
 
-from lstm_se import audio, config, enhance, metrics
+from lstm_se import audio, config, enhance, maskers, metrics
 from lstm_se import model as model_mod
 from lstm_se.cli import main
 
@@ -68,7 +68,7 @@ def test_mask_of_ones_gives_back_the_input(center: bool, normalize: str) -> None
     assert info["mask_mean"] == 1.0
     assert metrics.si_sdr(x, y) > 60.0
     # frame by frame through the streaming model: the same identity
-    y_stream, info = enhance.enhance_waveform(x, RATE, cfg, masker=enhance.KerasMasker(cfg, model))
+    y_stream, info = enhance.enhance_waveform(x, RATE, cfg, masker=maskers.KerasMasker(cfg, model))
     assert info["streaming"] and metrics.si_sdr(x, y_stream) > 60.0
 
 
@@ -89,7 +89,7 @@ def test_streaming_equals_offline(center: bool) -> None:
     model = random_model(cfg)
     x = test_signal(RATE // 2 + 77, seed=1)
     offline, info_off = enhance.enhance_waveform(x, RATE, cfg, model=model)
-    stream, info_st = enhance.enhance_waveform(x, RATE, cfg, masker=enhance.KerasMasker(cfg, model))
+    stream, info_st = enhance.enhance_waveform(x, RATE, cfg, masker=maskers.KerasMasker(cfg, model))
     assert 0.05 < info_off["mask_mean"] < 0.95  # a real mask, not an identity
     assert info_st["frames"] == info_off["frames"]
     assert info_st["mask_mean"] == pytest.approx(info_off["mask_mean"], abs=1e-5)
@@ -99,7 +99,7 @@ def test_streaming_equals_offline(center: bool) -> None:
 
 def test_keras_masker_carries_and_resets_state() -> None:
     cfg = tiny_model_cfg()
-    masker = enhance.KerasMasker(cfg, random_model(cfg))
+    masker = maskers.KerasMasker(cfg, random_model(cfg))
     frame = np.abs(np.random.default_rng(0).standard_normal(257)).astype(np.float32) * 0.1
     first = masker(frame)
     second = masker(frame)
@@ -120,7 +120,7 @@ def test_silence_and_very_short_inputs(center: bool, n: int) -> None:
     silence, _ = enhance.enhance_waveform(np.zeros(n, np.float32), RATE, cfg, model=model)
     assert np.all(silence == 0.0)
     offline, _ = enhance.enhance_waveform(test_signal(n), RATE, cfg, model=model)
-    masker = enhance.KerasMasker(cfg, model)
+    masker = maskers.KerasMasker(cfg, model)
     streamed, _ = enhance.enhance_waveform(test_signal(n), RATE, cfg, masker=masker)
     assert streamed.shape == (n,) and np.allclose(streamed, offline, atol=1e-4)
 

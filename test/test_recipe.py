@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from runs import tiny_config
 
-from lstm_se import config, features, losses, prepare, remix
+from lstm_se import config, features, losses, maskers, prepare, remix
 
 DYNAMIC = (
     "dset.mixing=dynamic",
@@ -172,7 +172,6 @@ def test_power_to_mean_square_matches_a_stationary_signal() -> None:
 def test_input_norm_is_folded_into_the_streaming_model() -> None:
     import keras
 
-    from lstm_se import enhance
     from lstm_se import model as model_mod
 
     cfg = config.from_dict({}, ["model.layers=2", "model.units=16", "model.input_norm=per-bin"])
@@ -182,7 +181,7 @@ def test_input_norm_is_folded_into_the_streaming_model() -> None:
     model_mod.set_input_norm(model, rng.uniform(0.05, 0.2, 257), rng.uniform(0.03, 0.1, 257))
     mag = rng.uniform(0, 3e-3, size=(30, 257)).astype(np.float32)
     offline = np.asarray(model(mag[None], training=False))[0]
-    masker = enhance.KerasMasker(cfg, model)
+    masker = maskers.KerasMasker(cfg, model)
     assert "input_norm" not in [layer.name for layer in masker.model.layers]
     streamed = np.stack([masker(frame) for frame in mag])
     np.testing.assert_allclose(streamed, offline, atol=2e-5)

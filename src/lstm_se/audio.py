@@ -136,23 +136,27 @@ _EPS = 1e-8
 
 def norm_stats(x: np.ndarray, method: str) -> NormStats:
     """Statistics of `x` for one of the normalization methods."""
+    if method == "none":
+        return NormStats(method, 0.0, 1.0)
     x = np.asarray(x, dtype=np.float64)
     if method == "z-score":
         return NormStats(method, float(x.mean()), float(max(x.std(), _EPS)))
     if method == "linear":
         return NormStats(method, 0.0, float(max(np.abs(x).max(initial=0.0), _EPS)))
-    if method == "none":
-        return NormStats(method, 0.0, 1.0)
     raise ValueError(f"unknown normalization '{method}' (z-score, linear, none)")
 
 
 def normalize(x: np.ndarray, stats: NormStats) -> np.ndarray:
     """Apply statistics (usually the noisy input's, to both noisy and clean)."""
+    if stats.mean == 0.0 and stats.scale == 1.0:  # exact identity: no float64 copy of a long x
+        return np.asarray(x, dtype=np.float32)
     return ((np.asarray(x, dtype=np.float64) - stats.mean) / stats.scale).astype(np.float32)
 
 
 def denormalize(x: np.ndarray, stats: NormStats) -> np.ndarray:
     """Undo `normalize`."""
+    if stats.mean == 0.0 and stats.scale == 1.0:
+        return np.asarray(x, dtype=np.float32)
     return (np.asarray(x, dtype=np.float64) * stats.scale + stats.mean).astype(np.float32)
 
 

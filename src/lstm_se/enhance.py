@@ -31,30 +31,16 @@ import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
 from . import LstmSeError, audio, features, runs
 from .config import Config, ConfigError, load_run_config
+from .maskers import KerasMasker, LiteRTMasker, Masker, MaskerFactory
 
 log = logging.getLogger(__name__)
-
-
-class Masker(Protocol):
-    """One magnitude frame `(bins,)` in, one mask `(bins,)` out, with state carried between."""
-
-    def reset(self) -> None:
-        """Forget the carried state (start of a new signal)."""
-
-    def __call__(self, mag_frame: np.ndarray) -> np.ndarray:
-        """Mask in [0, 1] for one frame of noisy magnitudes."""
-
-
-MaskerFactory = Callable[[Path, Config], Masker]
-"""Builds a masker for a run folder and its config (how `lstm-se enhance --tflite` gets the
-int8 masker from mcu.py)."""
 
 
 class EnhanceError(LstmSeError, RuntimeError):
@@ -62,47 +48,7 @@ class EnhanceError(LstmSeError, RuntimeError):
 
 
 # ---------------------------------------------------------------------------------------------
-# maskers
-
-
-class KerasMasker:
-    """Frame masker around the one-frame streaming Keras model (explicit h/c state).
-
-    Built from the trained sequence model with `model.build_streaming_model`, so both share
-    the same weights. The step is a compiled `tf.function` with a fixed signature: calling a
-    Keras model eagerly costs milliseconds per frame, which would hide the real per-frame cost.
-    """
-
-    def __init__(self, cfg: Config, trained: Any) -> None:
-        import tensorflow as tf
-
-        from . import model as model_mod
-
-        self.cfg = cfg
-        self.model = model_mod.build_streaming_model(cfg, trained)
-        self._initial = model_mod.initial_state(cfg)
-        bins = cfg.dset.n_fft // 2 + 1
-        spec = [tf.TensorSpec((1, 1, bins), tf.float32)] + [
-            tf.TensorSpec(s.shape, tf.float32) for s in self._initial
-        ]
-        keras_model = self.model
-
-        @tf.function(input_signature=spec, autograph=False)
-        def step(*inputs):
-            return keras_model(list(inputs), training=False)
-
-        self._step = step
-        self.state: list[Any] = []
-        self.reset()
-
-    def reset(self) -> None:
-        """Zero LSTM state."""
-        self.state = [s.copy() for s in self._initial]
-
-    def __call__(self, mag_frame: np.ndarray) -> np.ndarray:
-        frame = np.asarray(mag_frame, dtype=np.float32).reshape(1, 1, -1)
-        mask, *self.state = self._step(frame, *self.state)
-        return mask.numpy().reshape(-1)
+# streaming
 
 
 class StreamingEnhancer:
@@ -167,22 +113,123 @@ class StreamingEnhancer:
 # one waveform
 
 
-_COMPILED: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-"""Sequence model -> its compiled inference function (one trace for any number of frames)."""
+CHUNK_FRAMES = 1024
+"""Frames per model call offline (16 s at hop 256), the LSTM state carried between calls: the
+memory of an enhancement no longer grows with the input beyond the waveform itself."""
+
+LONG_FILE_S = 30.0
+"""Inputs at least this long get a progress bar of their own (seconds done)."""
+
+Progress = Callable[[float], None]
+"""Called with the seconds of input finished so far (progress within a long file)."""
+
+_CHUNK_STEPS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+"""Sequence model -> compiled step of its chunk model (one trace for any chunk length)."""
 
 
-def _offline_masks(model: Any, mag: np.ndarray) -> np.ndarray:
-    """Masks (frames, bins) of the sequence model. A compiled `tf.function` with a free frame
-    axis: an eager Keras LSTM steps through Python and is several times slower."""
-    fn = _COMPILED.get(model)
-    if fn is None:
+def _chunk_step(model: Any, cfg: Config) -> Callable[..., Any]:
+    """The compiled `model.build_chunk_model` step for the trained sequence model `model`."""
+    step = _CHUNK_STEPS.get(model)
+    if step is None:
         import tensorflow as tf
 
-        spec = tf.TensorSpec((1, None, mag.shape[-1]), tf.float32)
-        ref = weakref.ref(model)  # the cache must not keep the model alive
-        fn = tf.function(lambda x: ref()(x, training=False), input_signature=[spec])
-        _COMPILED[model] = fn
-    return np.asarray(fn(mag[np.newaxis].astype(np.float32)))[0]
+        from . import model as model_mod
+
+        chunk = model_mod.build_chunk_model(cfg, model)  # weights copied: no reference to model
+        bins = cfg.dset.n_fft // 2 + 1
+        spec = [tf.TensorSpec((1, None, bins), tf.float32)] + [
+            tf.TensorSpec(s.shape, tf.float32) for s in model_mod.initial_state(cfg)
+        ]
+
+        @tf.function(input_signature=spec, autograph=False)
+        def step(*inputs):
+            return chunk(list(inputs), training=False)
+
+        _CHUNK_STEPS[model] = step
+    return step
+
+
+def _model_masks(model: Any, cfg: Config) -> Callable[[np.ndarray], np.ndarray]:
+    """Masks of the sequence model for successive chunks of frames, the state carried."""
+    from . import model as model_mod
+
+    step = _chunk_step(model, cfg)
+    state = model_mod.initial_state(cfg)
+
+    def masks(mag: np.ndarray) -> np.ndarray:
+        nonlocal state
+        out, *state = step(mag[np.newaxis].astype(np.float32), *state)
+        return np.asarray(out)[0]
+
+    return masks
+
+
+def _masker_masks(masker: Masker) -> Callable[[np.ndarray], np.ndarray]:
+    masker.reset()
+    return lambda mag: np.stack([np.asarray(masker(m), dtype=np.float32) for m in mag])
+
+
+def _padded_slice(x: np.ndarray, front: int, start: int, stop: int) -> np.ndarray:
+    """`np.pad(x, (front, enough))[start:stop]` in float64 without padding all of `x`."""
+    out = np.zeros(stop - start)
+    lo, hi = max(start - front, 0), min(stop - front, len(x))
+    if hi > lo:
+        out[lo + front - start : hi + front - start] = x[lo:hi]
+    return out
+
+
+def _framed(
+    xn: np.ndarray,
+    cfg: Config,
+    masks_of: Callable[[np.ndarray], np.ndarray],
+    progress: Progress | None,
+) -> tuple[np.ndarray, int, float]:
+    """STFT -> mask -> iSTFT over `CHUNK_FRAMES` frames at a time; (output, frames, mean mask).
+
+    The same arithmetic, in the same order, as `features.stft`, the mask and `features.istft`
+    on the whole signal (the overlap-add tail of a chunk is carried into the next), so the
+    output does not depend on the chunk size beyond the model's own float rounding.
+    """
+    d = cfg.dset
+    n_fft, hop = d.n_fft, d.hop_length
+    length = len(xn)
+    if d.center:
+        front = back = n_fft // 2
+    else:
+        front, back = features.streaming_pad(length, n_fft, hop)
+    n = features.num_frames(front + length + back, n_fft, hop, center=False)
+    w = features.window(n_fft, d.win_length or n_fft)
+    w2 = w * w
+    out = np.zeros(length, np.float32)
+    tail = tail_env = np.zeros(n_fft - hop)
+    mask_sum = 0.0
+    for a in range(0, n, CHUNK_FRAMES):
+        b = min(n, a + CHUNK_FRAMES)
+        span = (b - a - 1) * hop + n_fft
+        seg = _padded_slice(xn, front, a * hop, a * hop + span)
+        spec = features.stft(seg, n_fft, hop, d.win_length, center=False, normalize=d.fft_normalize)
+        mask = masks_of(np.abs(spec).astype(np.float32))
+        mask_sum += float(np.sum(mask, dtype=np.float64))
+        frames = np.fft.irfft((spec * mask).astype(np.complex128), n=n_fft, axis=-1)
+        if d.fft_normalize:
+            frames *= n_fft
+        acc, env = np.zeros(span), np.zeros(span)
+        acc[: n_fft - hop] += tail
+        env[: n_fft - hop] += tail_env
+        for t in range(b - a):
+            acc[t * hop : t * hop + n_fft] += frames[t] * w
+            env[t * hop : t * hop + n_fft] += w2
+        done = span if b == n else (b - a) * hop
+        tail, tail_env = acc[done:], env[done:]
+        nonzero = env[:done] > 1e-10
+        finished = np.where(nonzero, acc[:done] / np.where(nonzero, env[:done], 1.0), 0.0)
+        lo = a * hop - front  # output index of the chunk's first finished sample
+        keep_lo, keep_hi = max(lo, 0), min(lo + done, length)
+        if keep_hi > keep_lo:
+            out[keep_lo:keep_hi] = finished[keep_lo - lo : keep_hi - lo]
+        if progress is not None:
+            progress(max(keep_hi, 0) / d.sample_rate)
+    return out, n, mask_sum / (n * (n_fft // 2 + 1))
 
 
 def enhance_waveform(
@@ -191,14 +238,16 @@ def enhance_waveform(
     cfg: Config,
     model: Any = None,
     masker: Masker | None = None,
+    progress: Progress | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Enhance one waveform; returns (enhanced float32 at cfg.dset.sample_rate, info).
 
-    `model` (the sequence model) enhances offline; `masker` enhances frame by frame with
-    carried state (it is reset first). `noisy` may be (samples,) or (samples, channels)
-    (channels are averaged) at any rate. The output has as many samples as the input has
-    after resampling. `info` holds the rate, frame count, mode, normalization statistics and
-    the mean mask.
+    `model` (the sequence model) enhances offline, `CHUNK_FRAMES` frames per call with the
+    LSTM state carried; `masker` enhances frame by frame with carried state (it is reset
+    first). `noisy` may be (samples,) or (samples, channels) (channels are averaged) at any
+    rate. The output has as many samples as the input has after resampling. `progress` is
+    called with the seconds done after each chunk. `info` holds the rate, frame count, mode,
+    normalization statistics and the mean mask.
     """
     if (model is None) == (masker is None):
         raise ValueError("enhance_waveform needs exactly one of `model` or `masker`")
@@ -208,7 +257,6 @@ def enhance_waveform(
     length = len(x)
     stats = audio.norm_stats(x, d.normalize) if length else audio.NormStats(d.normalize, 0, 1)
     xn = audio.normalize(x, stats)
-    n_fft, hop, win = d.n_fft, d.hop_length, d.win_length
     info: dict[str, Any] = {
         "rate": d.sample_rate,
         "input_rate": int(rate),
@@ -222,65 +270,54 @@ def enhance_waveform(
         return np.zeros(0, np.float32), info
 
     if masker is not None and not d.center:
-        enh = _stream(xn, masker, n_fft, hop, win, d.fft_normalize, info)
+        enh, frames, mask_mean = _stream(xn, masker, cfg, progress)
     else:
-        if d.center:
-            spec = features.stft(xn, n_fft, hop, win, center=True, normalize=d.fft_normalize)
-        else:
-            front, back = features.streaming_pad(length, n_fft, hop)
-            padded = np.pad(xn, (front, back))
-            spec = features.stft(padded, n_fft, hop, win, center=False, normalize=d.fft_normalize)
-        mag = np.abs(spec).astype(np.float32)
-        if masker is not None:
-            masker.reset()
-            mask = np.stack([np.asarray(masker(m), dtype=np.float32) for m in mag])
-        else:
-            mask = _offline_masks(model, mag)
-        enh_spec = spec * mask
-        if d.center:
-            enh = features.istft(enh_spec, n_fft, hop, win, True, d.fft_normalize, length=length)
-        else:
-            full = features.istft(enh_spec, n_fft, hop, win, False, d.fft_normalize)
-            enh = full[front : front + length]
-        info.update(frames=int(mag.shape[0]), mask_mean=float(np.mean(mask)))
+        masks_of = _masker_masks(masker) if masker is not None else _model_masks(model, cfg)
+        enh, frames, mask_mean = _framed(xn, cfg, masks_of, progress)
+    info.update(frames=frames, mask_mean=mask_mean)
     return audio.denormalize(enh, stats), info
 
 
 def _stream(
-    xn: np.ndarray,
-    masker: Masker,
-    n_fft: int,
-    hop: int,
-    win: int,
-    fft_normalize: bool,
-    info: dict[str, Any],
-) -> np.ndarray:
-    """Causal streaming path: the padded signal fed hop by hop through StreamingEnhancer."""
+    xn: np.ndarray, masker: Masker, cfg: Config, progress: Progress | None
+) -> tuple[np.ndarray, int, float]:
+    """Causal streaming path: the padded signal fed hop by hop through StreamingEnhancer;
+    (output, frames, mean mask)."""
+    d = cfg.dset
+    n_fft, hop = d.n_fft, d.hop_length
     length = len(xn)
     front, back = features.streaming_pad(length, n_fft, hop)
-    padded = np.pad(xn.astype(np.float64), (front, back))
-    frames = features.num_frames(len(padded), n_fft, hop, center=False)
-    masks: list[float] = []
+    frames = features.num_frames(front + length + back, n_fft, hop, center=False)
+    mask_sum = 0.0
 
     class _Recording:
-        """Pass-through masker that records the mean mask for `info`."""
+        """Pass-through masker that adds up the mask for `info`."""
 
         def reset(self) -> None:
             masker.reset()
 
         def __call__(self, mag_frame: np.ndarray) -> np.ndarray:
+            nonlocal mask_sum
             m = masker(mag_frame)
-            masks.append(float(np.mean(m)))
+            mask_sum += float(np.sum(m, dtype=np.float64))
             return m
 
-    streamer = StreamingEnhancer(_Recording(), n_fft, hop, win, fft_normalize)
+    streamer = StreamingEnhancer(_Recording(), n_fft, hop, d.win_length, d.fft_normalize)
+    out = np.zeros(length, np.float32)
     # The buffer already holds the first n_fft - hop samples (the zero history), so frame t
-    # is completed by the hop that starts at front + t * hop.
-    out = np.concatenate(
-        [streamer.push(padded[front + t * hop : front + (t + 1) * hop]) for t in range(frames)]
-    )
-    info.update(frames=frames, mask_mean=float(np.mean(masks)))
-    return out[front : front + length].astype(np.float32)
+    # is completed by the hop that starts at front + t * hop; the hop it returns begins at
+    # output sample t * hop - front (the streamer's n_fft - hop delay is the front padding).
+    for t in range(frames):
+        start = t * hop  # padded position of this output hop
+        hop_out = streamer.push(_padded_slice(xn, front, front + start, front + start + hop))
+        lo, hi = max(start - front, 0), min(start - front + hop, length)
+        if hi > lo:
+            out[lo:hi] = hop_out[lo - (start - front) : hi - (start - front)]
+        if progress is not None and (t + 1) % CHUNK_FRAMES == 0:
+            progress(max(hi, 0) / d.sample_rate)
+    if progress is not None:
+        progress(length / d.sample_rate)
+    return out, frames, mask_sum / (frames * (n_fft // 2 + 1))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -403,7 +440,21 @@ def enhance_paths(
             if note and not noted:
                 log.info("%s", note)
                 noted = True
-            enhanced, _ = enhance_waveform(data, rate, cfg, model=model, masker=masker)
+            seconds = len(data) / rate
+            with tqdm(
+                total=round(seconds, 1),
+                desc=f"  {src.name}",
+                unit="s",
+                leave=False,
+                disable=not progress or seconds < LONG_FILE_S,
+            ) as bar:
+
+                def advance(done: float, bar: tqdm = bar) -> None:
+                    bar.update(round(done, 1) - bar.n)
+
+                enhanced, _ = enhance_waveform(
+                    data, rate, cfg, model=model, masker=masker, progress=advance
+                )
             out_rate = cfg.dset.sample_rate
             if keep_rate and rate != out_rate:
                 # back to the input's rate, exactly as many samples as the input
@@ -435,6 +486,19 @@ def load(run_dir: str | os.PathLike[str]) -> tuple[Config, Any]:
     return runs.load(runs.resolve(run_dir))
 
 
+def streaming_masker(cfg: Config, trained: Any) -> Masker:
+    """The fast host masker (LiteRT, float); the Keras one, with a warning, if LiteRT fails."""
+    try:
+        return LiteRTMasker(cfg, trained)
+    except Exception as exc:  # the converter and LiteRT raise assorted types
+        log.warning(
+            "--streaming: the float LiteRT model could not be built (%s); streaming through "
+            "Keras instead (same output, about 10x slower)",
+            exc,
+        )
+        return KerasMasker(cfg, trained)
+
+
 def enhance_files(
     run_dir: str | os.PathLike[str],
     inputs: Sequence[str | os.PathLike[str]],
@@ -448,16 +512,16 @@ def enhance_files(
 
     Writes 16-bit mono wavs at the model's rate (`keep_rate`: at each input's rate) into
     `out_dir` (folder inputs keep their layout), logging clipped samples. `streaming` runs the
-    Keras model frame by frame; `masker` (e.g. an int8 masker from mcu.py) replaces the Keras
-    model and implies streaming. An output that would replace an input file is refused unless
-    `overwrite`, as are inputs of different folders with one name (EnhanceError). An input
-    that cannot be read is logged by name and returned in the failures; the others are still
-    processed. Returns (files written, failures).
+    float model frame by frame (in LiteRT: `streaming_masker`); `masker` (e.g. an int8 masker
+    from mcu.py) replaces the Keras model and implies streaming. An output that would replace
+    an input file is refused unless `overwrite`, as are inputs of different folders with one
+    name (EnhanceError). An input that cannot be read is logged by name and returned in the
+    failures; the others are still processed. Returns (files written, failures).
     """
     check_outputs(collect_inputs(inputs), out_dir, overwrite)  # before loading the model
     cfg, trained = load(run_dir)
     if masker is None and streaming:
-        masker = KerasMasker(cfg, trained)
+        masker = streaming_masker(cfg, trained)
     return enhance_paths(
         cfg,
         inputs,

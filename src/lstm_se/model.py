@@ -280,3 +280,36 @@ def summary_text(model: keras.Model) -> str:
     lines: list[str] = []
     model.summary(print_fn=lambda text, **_: lines.append(text))
     return "\n".join(lines)
+
+
+def build_chunk_model(cfg: config_mod.Config, trained: keras.Model) -> keras.Model:
+    """The sequence model with explicit LSTM state: batch 1, any number of frames per call.
+
+    Inputs `[frames (1, None, bins), h_1, c_1, ...]`, outputs `[masks (1, None, bins), h_1,
+    c_1, ...]`, weights copied from `trained` (input_norm kept as a layer, not folded). Feeding
+    a long input chunk by chunk with the state carried gives the masks of one call on the whole
+    input (the model is causal), with memory bounded by the chunk.
+    """
+    m = cfg.model
+    bins = _check(cfg).n_bins
+    frames = keras.Input(batch_shape=(1, None, bins), name="frames")
+    states = [keras.Input(batch_shape=(1, m.units), name=n) for n in state_names(cfg)]
+    h = frames
+    if m.compression != "none":
+        h = Compress(m.compression, m.compression_power, name="compress")(h)
+    if m.n_mels:
+        h = _fixed_dense(m.n_mels, "mel")(h)
+    if m.input_norm == "per-bin":
+        h = InputNorm(name="input_norm")(h)
+    out_states = []
+    for i in range(1, m.layers + 1):
+        h, h_state, c_state = keras.layers.LSTM(
+            m.units, return_sequences=True, return_state=True, name=f"lstm_{i}"
+        )(h, initial_state=states[2 * i - 2 : 2 * i])
+        out_states += [h_state, c_state]
+        if m.batch_norm:
+            h = keras.layers.BatchNormalization(name=f"bn_{i}")(h)
+    mask = _mask_head(h, m, bins)
+    model = keras.Model([frames, *states], [mask, *out_states], name=f"{m.name}_chunked")
+    copy_weights(trained, model)
+    return model
