@@ -13,7 +13,7 @@ import soundfile as sf
 from pesq import pesq
 from scipy import signal
 
-from lstm_se import audio, demo, mix
+from lstm_se import audio, demo, mix, speech_level
 from lstm_se.cli import main
 from lstm_se.config import MixConfig
 
@@ -112,7 +112,9 @@ def test_speech_has_syllable_rhythm_and_pauses() -> None:
     spk = demo.make_speaker("s", 1, np.random.default_rng(2))
     x = demo.synth_utterance(spk, 6.0, np.random.default_rng(3)).astype(np.float64)
     assert 5.0 < len(x) / RATE < 9.0
-    assert mix.active_speech_power(x, RATE) == pytest.approx(10 ** (spk.level_db / 10), rel=0.05)
+    assert speech_level.active_speech_power(x, RATE) == pytest.approx(
+        10 ** (spk.level_db / 10), rel=0.05
+    )
     # 10 ms frame energies: pauses (> 40 dB below the peak) and syllables as envelope peaks at
     # about 4 per second (counting the pauses in the duration, so a little lower).
     n = RATE // 100

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from lstm_se import audio, mix
+from lstm_se import audio, mix, mix_augment, mix_inputs
 from lstm_se.cli import main
 from lstm_se.config import ConfigError, MixConfig
 
@@ -71,8 +71,8 @@ def mix_folders(
     speech: Path, noise: Path, out: Path, cfg: MixConfig = CFG16, workers: int = 1
 ) -> dict:
     return mix.make_corpus(
-        mix.find_speech(speech),
-        mix.find_noise(noise),
+        mix_inputs.find_speech(speech),
+        mix_inputs.find_noise(noise),
         out,
         cfg,
         workers=workers,
@@ -115,23 +115,6 @@ def speakers_of(folder: Path) -> set[str]:
 
 
 # ---------------------------------------------------------------------------------------------
-
-
-def test_active_speech_power_ignores_pauses_not_quiet_speech() -> None:
-    rate = 16000
-    t = np.arange(rate) / rate
-    tone = 0.5 * np.sin(2 * np.pi * 200 * t)
-    gated = tone * (t < 0.5)  # half tone, half digital silence
-    assert mix.active_speech_power(gated, rate) == pytest.approx(0.125, rel=1e-3)
-    assert np.mean(gated**2) == pytest.approx(0.0625, rel=1e-3)  # what plain RMS would say
-    # A part 30 dB down is still speech (within 40 dB); one 50 dB down is a pause.
-    for drop_db, expect in ((30, (0.125 + 0.125 * 1e-3) / 2), (50, 0.125)):
-        x = np.where(t < 0.5, tone, tone * 10 ** (-drop_db / 20))
-        assert mix.active_speech_power(x, rate) == pytest.approx(expect, rel=1e-2)
-    assert mix.active_speech_power(np.zeros(100), rate) == 0.0
-    assert mix.active_snr(gated, gated + 0.05, rate) == pytest.approx(
-        10 * np.log10(0.125 / 0.0025), abs=1e-6
-    )
 
 
 def test_layout_counts_and_log(tmp_path: Path) -> None:
@@ -361,43 +344,14 @@ def test_bad_mix_settings_are_config_errors(tmp_path: Path) -> None:
         (dataclasses.replace(CFG16, babble_talkers=(4, 3)), "mix.babble_talkers"),
     ):
         with pytest.raises(ConfigError, match=re.escape(key)):
-            mix.make_corpus(mix.find_speech(speech), mix.find_noise(noise), tmp_path / "o", bad)
+            mix.make_corpus(
+                mix_inputs.find_speech(speech), mix_inputs.find_noise(noise), tmp_path / "o", bad
+            )
         assert not (tmp_path / "o").exists()
 
 
 # ---------------------------------------------------------------------------------------------
 # augmentations: reverberation and babble
-
-
-def _edc_rt60(rir: np.ndarray, rate: int) -> float:
-    """RT60 from the Schroeder backward integral: slope fitted between -5 and -25 dB, taken to
-    -60 dB."""
-    edc = np.cumsum((rir**2)[::-1])[::-1]
-    db = 10 * np.log10(edc / edc[0])
-    idx = np.nonzero((db <= -5) & (db >= -25))[0]
-    slope = np.polyfit(idx / rate, db[idx], 1)[0]
-    return -60.0 / slope
-
-
-@pytest.mark.parametrize("rt60", [0.2, 0.5, 0.8])
-def test_room_impulse_response_decays_at_the_asked_rt60(rt60: float) -> None:
-    rate = 16000
-    for seed in range(5):
-        rir, drr_db = mix.room_impulse_response(rt60, rate, np.random.default_rng(seed))
-        assert _edc_rt60(rir, rate) == pytest.approx(rt60, rel=0.2)
-        assert np.argmax(np.abs(rir)) == 0 and rir[0] > 0  # direct path first and strongest
-        assert np.sum(rir**2) == pytest.approx(1.0)
-        delay = np.nonzero(rir[1:])[0][0] + 1
-        assert mix.RIR_DELAY_MS[0] <= delay / rate * 1000 <= mix.RIR_DELAY_MS[1] + 0.1
-        assert mix.RIR_DRR_DB[0] <= drr_db <= mix.RIR_DRR_DB[1]
-        assert 10 * np.log10(rir[0] ** 2 / np.sum(rir[1:] ** 2)) == pytest.approx(drr_db)
-        assert len(rir) == delay + int(np.ceil(rt60 * rate))
-    # The direct path keeps its sample: an impulse stays where it was, the length is kept.
-    x = np.zeros(1000)
-    x[100] = 1.0
-    y = mix.reverberate(x, rir)
-    assert len(y) == len(x) and np.argmax(np.abs(y)) == 100 and y[100] == pytest.approx(rir[0])
-    assert np.abs(y[:100]).max() < 1e-12  # nothing before the direct path (FFT round-off only)
 
 
 def _pause_share(x: np.ndarray, dry: np.ndarray, rate: int) -> float:
@@ -418,7 +372,7 @@ def test_reverb_makes_mixed_speech_and_clean_target_reverberant(tmp_path: Path) 
     assert sum(c["reverberant"] for c in info["counts"].values()) == len(rows)
     for r in rows:
         assert 0.4 <= float(r["rt60_s"]) <= 0.6
-        assert mix.RIR_DRR_DB[0] <= float(r["drr_db"]) <= mix.RIR_DRR_DB[1]
+        assert mix_augment.RIR_DRR_DB[0] <= float(r["drr_db"]) <= mix_augment.RIR_DRR_DB[1]
         clean_dir, noisy_dir = mix.FOLDERS[r["set"]]
         clean, rate = sf.read(out / clean_dir / f"{r['utterance']}.wav")
         noisy, _ = sf.read(out / noisy_dir / f"{r['utterance']}.wav")
@@ -437,7 +391,9 @@ def test_reverb_share_leaves_the_other_mixtures_as_they_were(tmp_path: Path) -> 
     speech, noise = make_inputs(tmp_path / "in", speakers=4, utts=3)
 
     def run(out: Path, cfg: MixConfig) -> dict[str, bytes]:
-        mix.make_corpus(mix.find_speech(speech), mix.find_noise(noise), out, cfg, progress=False)
+        mix.make_corpus(
+            mix_inputs.find_speech(speech), mix_inputs.find_noise(noise), out, cfg, progress=False
+        )
         return tree_bytes(out)
 
     dry = run(tmp_path / "dry", CFG16)
@@ -452,33 +408,6 @@ def test_reverb_share_leaves_the_other_mixtures_as_they_were(tmp_path: Path) -> 
     for key, value in dry.items():
         if key.endswith(".wav"):
             assert (half[key] != value) == (Path(key).stem in wet), key
-
-
-def test_pick_talkers_takes_other_speakers_of_the_given_set_only() -> None:
-    files = {s: [Path(f"{s}/u{i}.wav") for i in range(3)] for s in ("a", "b", "c", "d", "e")}
-    rng = np.random.default_rng(0)
-    seen: set[Path] = set()
-    for _ in range(200):
-        talkers = mix.pick_talkers(files, "c", 3, rng)
-        speakers = [p.parent.name for p in talkers]
-        assert len(talkers) == 3 and len(set(speakers)) == 3 and "c" not in speakers
-        seen.update(talkers)
-    assert seen == {p for s in "abde" for p in files[s]}  # every other utterance gets used
-    assert len(mix.pick_talkers(files, "c", 4, rng)) == 4
-    with pytest.raises(mix.MixError, match="needs 5 speakers besides 'c', found 4"):
-        mix.pick_talkers(files, "c", 5, rng)
-
-
-def test_babble_noise_sums_talkers_at_one_level() -> None:
-    rate = 16000
-    rng = np.random.default_rng(3)
-    loud, quiet = _speech(rate, 1.0, rng, amp=0.8), _speech(rate, 1.0, rng, amp=0.01)
-    talkers = [loud.astype(np.float64), quiet.astype(np.float64)]
-    babble, looped = mix.babble_noise(talkers, len(loud), rate, rng)  # same length: offset 0
-    expect = sum(x / np.sqrt(mix.active_speech_power(x, rate)) for x in talkers)
-    assert not looped and np.allclose(babble, expect)
-    longer, looped = mix.babble_noise(talkers, 3 * len(loud), rate, rng)
-    assert looped and len(longer) == 3 * len(loud)
 
 
 def test_babble_replaces_noise_files_with_other_speakers_of_the_set(tmp_path: Path) -> None:
@@ -517,8 +446,10 @@ def test_babble_needs_enough_speakers_in_each_set(tmp_path: Path) -> None:
     speech, noise = make_inputs(tmp_path, speakers=5, utts=1)  # 4 train, 1 test speaker
     cfg = dataclasses.replace(CFG16, babble=1.0)  # up to 6 talkers
     out = tmp_path / "o"
-    with pytest.raises(mix.MixError, match=r"the train set has 4 speakers.*at least 7"):
-        mix.make_corpus(mix.find_speech(speech), mix.find_noise(noise), out, cfg, progress=False)
+    with pytest.raises(mix_inputs.MixError, match=r"the train set has 4 speakers.*at least 7"):
+        mix.make_corpus(
+            mix_inputs.find_speech(speech), mix_inputs.find_noise(noise), out, cfg, progress=False
+        )
     assert not out.exists() and not _leftovers(tmp_path, out)
 
 

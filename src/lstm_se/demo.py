@@ -36,7 +36,7 @@ import numpy as np
 from scipy import signal
 from tqdm import tqdm
 
-from . import audio, mix
+from . import audio, mix, mix_inputs, speech_level
 from .config import Config, MixConfig
 
 log = logging.getLogger(__name__)
@@ -261,7 +261,7 @@ def synth_utterance(
 
     # Speech has little below ~70 Hz; high-pass so the differentiated source has no DC drift.
     out = signal.sosfilt(signal.butter(2, 70.0, btype="highpass", fs=rate, output="sos"), out)
-    p = mix.active_speech_power(out, rate)
+    p = speech_level.active_speech_power(out, rate)
     gain = 10.0 ** (speaker.level_db / 20.0) / math.sqrt(p) if p > 0 else 0.0
     out *= gain
     # A recording-like floor far below the speech (-80 dBFS), so pauses are not digital zeros.
@@ -398,11 +398,11 @@ def generate_sources(
     all over `speakers` speakers) and noise (`folder/noise/<kind>_<k>.wav`); return a summary.
     """
     if speakers < 2:
-        raise mix.MixError(
+        raise mix_inputs.MixError(
             f"--speakers must be at least 2 (a train and a test speaker), got {speakers}"
         )
     if not minutes > 0:
-        raise mix.MixError(f"--minutes must be positive, got {minutes}")
+        raise mix_inputs.MixError(f"--minutes must be positive, got {minutes}")
     folder = Path(folder)
     per_speaker = minutes * 60.0 / speakers
     targets = [
@@ -461,18 +461,20 @@ def make_demo_corpus(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Generate sources with `cfg.seed` and mix them into `out_dir`; return its info.json."""
-    mix.check_config(cfg)
+    mix_inputs.check_config(cfg)
     out = Path(out_dir)
     if out.exists() and not force:  # fail before spending time on synthesis
-        raise mix.MixError(f"output folder '{out}' already exists; use --force to replace it")
+        raise mix_inputs.MixError(
+            f"output folder '{out}' already exists; use --force to replace it"
+        )
     with tempfile.TemporaryDirectory(prefix="lstm-se-demo-") as tmp:
         summary = generate_sources(
             tmp, minutes=minutes, speakers=speakers, seed=cfg.seed, progress=progress
         )
         speech_root, noise_root = Path(tmp) / "speech", Path(tmp) / "noise"
         return mix.make_corpus(
-            mix.find_speech(speech_root),
-            mix.find_noise(noise_root),
+            mix_inputs.find_speech(speech_root),
+            mix_inputs.find_noise(noise_root),
             out,
             cfg,
             force=force,
@@ -496,7 +498,7 @@ def command(args: argparse.Namespace, cfg: Config) -> int:
         info = make_demo_corpus(
             args.out, cfg.mix, minutes=args.minutes, speakers=args.speakers, force=args.force
         )
-    except mix.MixError as exc:
+    except mix_inputs.MixError as exc:
         log.error("%s", exc)
         return 1
     pairs = sum(c["pairs"] for c in info["counts"].values())
