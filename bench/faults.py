@@ -15,12 +15,14 @@ import argparse
 import contextlib
 import io
 import json
+import math
 import os
 import re
 import stat
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -190,6 +192,29 @@ def other_rate_and_umask(tmp: Path, run: Path) -> Result:
     )
 
 
+def long_file(tmp: Path, run: Path) -> Result:
+    seconds = 300.0
+    sf.write(tmp / "long.wav", tone(seconds, RATE), RATE, subtype="PCM_16")
+    start = time.perf_counter()
+    status, out = run_cli("enhance", "--run", str(run), str(tmp / "long.wav"), "--out",
+                          str(tmp / "s"), "--streaming")  # fmt: skip
+    rtf = (time.perf_counter() - start) / seconds
+    status_o, _ = run_cli("enhance", "--run", str(run), str(tmp / "long.wav"), "--out",
+                          str(tmp / "o"))  # fmt: skip
+    bar = "long.wav:" in out and f"/{seconds:.1f} [" in out  # seconds done of its length
+    diff = math.inf
+    if status == status_o == 0:
+        a, _ = sf.read(tmp / "s" / "long.wav", dtype="int16")
+        b, _ = sf.read(tmp / "o" / "long.wav", dtype="int16")
+        diff = float(np.max(np.abs(a.astype(int) - b.astype(int))))
+    ok = status == status_o == 0 and bar and rtf <= 0.02 and diff <= 1
+    return (
+        "5-min file: a bar within the file; --streaming RTF <= 0.02; equals offline (1 LSB)",
+        f"bar {'yes' if bar else 'no'}; RTF {rtf:.4f} (with model load); max diff {diff:g} LSB",
+        ok,
+    )
+
+
 def _pairs(root: Path, n: int, cut: int = 0) -> Path:
     for i in range(n):
         (root / "clean").mkdir(parents=True, exist_ok=True)
@@ -300,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         ("12, 13", "44.1 kHz stereo inputs; the output's mode", other_rate_and_umask),
         ("4", "clean 800 samples shorter than noisy", length_mismatch),
         ("15", "95 % interval from n = 3", interval_from_three_files),
+        ("11", "a 5-minute file, offline and --streaming", long_file),
     ]
     rows = []
     for item, fault, fn in plain:
