@@ -1,0 +1,148 @@
+"""Firmware figures: the DSP part's size and instructions per frame on the Cortex-M7 (qemu),
+and the C path's parity with `lstm-se enhance --streaming --tflite`.
+
+    python bench/firmware.py [--run RUN] [--seconds 12] [--out result/bench/firmware.json]
+
+Builds `firmware/` for the host (double and float) and, when gcc-arm-none-eabi and
+qemu-system-arm are installed, for the Cortex-M7; runs a synthetic speech-like signal in 5 dB
+white noise through both host builds with the run's int8 model in TFLite Micro and through the
+reference CLI, and the stand-in-mask program on qemu's mps2-an500 under `-icount shift=0`.
+Prints a table and writes JSON. The model's share of the frame comes from the run's
+export.json (its cycle estimate), not from a measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+from lstm_se import audio, cli, config, firmware, runs
+
+CPU_HZ = 216_000_000
+FRAME_S = 0.016
+
+
+def speech_in_noise(seconds: float, rate: int, seed: int = 1) -> np.ndarray:
+    """Harmonic tone (5 partials, 140 Hz, 4 Hz on/off envelope) in white noise at 5 dB SNR."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(round(seconds * rate)) / rate
+    x = sum(np.sin(2 * np.pi * 140.0 * k * t + rng.uniform(0, 2 * np.pi)) / k for k in range(1, 6))
+    x = x * (0.5 + 0.5 * np.sin(2 * np.pi * 4.0 * t))
+    clean = 0.5 * x / np.max(np.abs(x))
+    noise = rng.standard_normal(len(t))
+    noise *= np.sqrt(np.mean(clean**2) / np.mean(noise**2) / 10**0.5)
+    return np.clip(clean + noise, -0.99, 0.99).astype(np.float32)
+
+
+def parity(run: Path, seconds: float, work: Path) -> dict[str, Any]:
+    """Max |C - CLI| in 16-bit LSB for the double and the float host builds, and how many
+    int8 model inputs the float build computes differently from the double one."""
+    cfg = config.load_run_config(run)
+    export = run / "export"
+    report = json.loads((export / "export.json").read_text())
+    rate, hop = cfg.dset.sample_rate, cfg.dset.hop_length
+    history = cfg.dset.n_fft - hop
+    audio.write(work / "in.wav", speech_in_noise(seconds, rate), rate)
+    args = ["--run", str(run), str(work / "in.wav"), "--out", str(work / "ref")]
+    rc = cli.main(["enhance", *args, "--streaming", "--tflite"])
+    if rc != 0:
+        raise SystemExit(f"reference enhance failed ({rc})")
+    ref = sf.read(work / "ref" / "in.wav", dtype="int16")[0].astype(np.int32)
+    x = audio.read(work / "in.wav")[0]
+    out: dict[str, Any] = {"seconds": seconds, "samples": len(x)}
+    feats = {}
+    for precision in ("f64", "f32"):
+        lib = firmware.build_host(work / f"lib_{precision}.so", export, precision)
+        fw = firmware.HostFirmware(lib, cfg, report)
+        model = firmware.TflmModel(export, cfg)
+        seen: list[np.ndarray] = []
+
+        def recording(f: np.ndarray, s: np.ndarray, model: Any = model, seen: list = seen):
+            seen.append(f)
+            return model(f, s)
+
+        y = firmware.enhance_stream(fw, fw.stream(recording), x, hop, history)
+        audio.write(work / f"c_{precision}.wav", y, rate)
+        got = sf.read(work / f"c_{precision}.wav", dtype="int16")[0].astype(np.int32)
+        diff = np.abs(got - ref)
+        out[precision] = {"max_lsb": int(diff.max()), "samples_over_1_lsb": int((diff > 1).sum())}
+        feats[precision] = np.stack(seen)
+    flips = feats["f32"] != feats["f64"]
+    out["f32_int8_inputs_differing"] = int(flips.sum())
+    out["int8_inputs"] = int(flips.size)
+    return out
+
+
+def m7(run: Path, work: Path) -> dict[str, Any]:
+    """Sizes of the DSP part and qemu's instructions per frame (stand-in mask)."""
+    built = firmware.build_m7(work / "m7", run / "export")
+    cfg = config.load_run_config(run)
+    x = speech_in_noise(4.0, cfg.dset.sample_rate, seed=2)
+    x = x[: len(x) // cfg.dset.hop_length * cfg.dset.hop_length]
+    ran = firmware.run_qemu(built["elf"], x, work / "qemu")
+    ins = ran["instructions"][2:]  # the first frames warm nothing on qemu, but skip them anyway
+    return {
+        "sizes": built["sizes"],
+        "lstm_se_t_bytes": ran["state_bytes"],
+        "frames": len(ran["instructions"]),
+        "instructions_per_frame": {
+            "median": float(np.median(ins)),
+            "max": float(np.max(ins)),
+            "mean": float(np.mean(ins)),
+        },
+        "method": "qemu-system-arm -M mps2-an500 -icount shift=0, SysTick around each "
+        "lstm_se_process, calibrated by a loop of known length",
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--run", default=None, help="run folder (default: the pretrained model)")
+    p.add_argument("--seconds", type=float, default=12.0)
+    p.add_argument("--out", default="result/bench/firmware.json")
+    args = p.parse_args(argv)
+    run = runs.resolve(args.run)
+    report = json.loads((run / "export" / "export.json").read_text())
+    with tempfile.TemporaryDirectory() as tmp:
+        result: dict[str, Any] = {"run": str(run), "parity": parity(run, args.seconds, Path(tmp))}
+        problem = firmware.arm_toolchain()
+        result["m7"] = {"skipped": problem} if problem else m7(run, Path(tmp))
+    model_cycles = float(report["budget"]["cycles_per_frame"])
+    result["model_cycles_per_frame_estimate"] = model_cycles
+    budget = CPU_HZ * FRAME_S
+    par = result["parity"]
+    print(f"parity vs lstm-se enhance --streaming --tflite, {par['seconds']:.0f} s:")
+    for prec in ("f64", "f32"):
+        print(f"  {prec} build: max {par[prec]['max_lsb']} LSB, "
+              f"{par[prec]['samples_over_1_lsb']} samples over 1 LSB")  # fmt: skip
+    print(f"  f32 int8 inputs differing from f64: {par['f32_int8_inputs_differing']:,} of "
+          f"{par['int8_inputs']:,}")  # fmt: skip
+    if "sizes" in result["m7"]:
+        m = result["m7"]
+        dsp = m["instructions_per_frame"]["max"]
+        print(f"M7 DSP part: text {m['sizes']['text']:,} B, data {m['sizes']['data']:,} B, "
+              f"bss {m['sizes']['bss']:,} B (lstm_se_t {m['lstm_se_t_bytes']:,} B)")  # fmt: skip
+        print(f"instructions/frame (qemu): median {m['instructions_per_frame']['median']:,.0f},"
+              f" max {dsp:,.0f}")  # fmt: skip
+        total = dsp + model_cycles
+        print(f"frame: DSP {dsp:,.0f} + model est. {model_cycles:,.0f} = {total:,.0f} of "
+              f"{budget:,.0f} cycles ({100 * total / budget:.1f} %)")  # fmt: skip
+        result["frame_cycles_bound"] = total
+    else:
+        print(f"M7 build skipped: {result['m7']['skipped']}")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
