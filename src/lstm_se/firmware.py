@@ -234,6 +234,9 @@ def dsp_header(cfg: config_mod.Config, report: Mapping[str, Any]) -> str:
     inv_env = inverse_envelope(n, hop, win)
     arena = report.get("arena", {}).get("recommended_bytes")
 
+    def arr(values: Sequence[Any]) -> str:
+        return "{" + ", ".join(str(v) for v in values) + "}"
+
     def define(name: str, value: Any, why: str = "") -> str:
         return (f"/* {why} */\n" if why else "") + f"#define LSTM_SE_DSP_{name} {value}"
 
@@ -266,27 +269,23 @@ def dsp_header(cfg: config_mod.Config, report: Mapping[str, Any]) -> str:
         define("MASK_SCALE", _c_double(mask["scale"])),
         define("MASK_ZERO_POINT", f"({mask['zero_point']})"),
         define("N_STATES", len(st), "state tensors, carried by lstm_se_t in this order:"),
-        define("STATE_NAMES", "{" + ", ".join(f'"{s.name}"' for s in st) + "}"),
+        define("STATE_NAMES", arr([f'"{s.name}"' for s in st])),
         define("STATE_TOTAL", sum(s.size for s in st), "int8 values of all states"),
-        define("STATE_SIZES", "{" + ", ".join(str(s.size) for s in st) + "}"),
-        define("STATE_OFFSETS", "{" + ", ".join(str(o) for o in offsets) + "}"),
+        define("STATE_SIZES", arr([s.size for s in st])),
+        define("STATE_OFFSETS", arr(offsets)),
         define(
             "STATE_INPUT_POSITIONS",
-            "{" + ", ".join(str(s.input_position) for s in st) + "}",
+            arr([str(s.input_position) for s in st]),
             "TFLite tensor indices of each state's input and output",
         ),
-        define("STATE_OUTPUT_POSITIONS", "{" + ", ".join(str(s.output_position) for s in st) + "}"),
-        define("STATE_INPUT_SCALES", "{" + ", ".join(_c_double(s.input_scale) for s in st) + "}"),
-        define(
-            "STATE_INPUT_ZERO_POINTS", "{" + ", ".join(str(s.input_zero_point) for s in st) + "}"
-        ),
-        define("STATE_OUTPUT_SCALES", "{" + ", ".join(_c_double(s.output_scale) for s in st) + "}"),
-        define(
-            "STATE_OUTPUT_ZERO_POINTS", "{" + ", ".join(str(s.output_zero_point) for s in st) + "}"
-        ),
+        define("STATE_OUTPUT_POSITIONS", arr([str(s.output_position) for s in st])),
+        define("STATE_INPUT_SCALES", arr([_c_double(s.input_scale) for s in st])),
+        define("STATE_INPUT_ZERO_POINTS", arr([str(s.input_zero_point) for s in st])),
+        define("STATE_OUTPUT_SCALES", arr([_c_double(s.output_scale) for s in st])),
+        define("STATE_OUTPUT_ZERO_POINTS", arr([str(s.output_zero_point) for s in st])),
         define(
             "STATE_SAME_QUANTIZATION",
-            "{" + ", ".join(str(int(s.same_quantization)) for s in st) + "}",
+            arr([str(int(s.same_quantization)) for s in st]),
             "1: the output feeds the input as is; 0: requantized",
         ),
     ]
