@@ -106,6 +106,7 @@ def test_a_16x8_model_is_refused(cfg, report):
 
 def test_export_call_warns_instead_of_failing(tmp_path, cfg, report, caplog):
     bad = dataclasses.replace(cfg, dset=dataclasses.replace(cfg.dset, center=True))
+    (tmp_path / firmware.DSP_HEADER).write_text("/* an earlier export's */")
     assert firmware.export_dsp_header(tmp_path, bad, report) is None
     assert "dset.center" in caplog.text and not (tmp_path / firmware.DSP_HEADER).exists()
     assert firmware.export_dsp_header(tmp_path, cfg, report) == tmp_path / firmware.DSP_HEADER

@@ -341,6 +341,8 @@ def export_dsp_header(
     try:
         path = write_dsp_header(export_folder, cfg, report)
     except FirmwareError as exc:
+        # A header of an earlier export would describe another model: remove it.
+        (Path(export_folder) / DSP_HEADER).unlink(missing_ok=True)
         log.warning("%s; no %s written", exc, DSP_HEADER)
         return None
     log.info("firmware constants: %s", path)
