@@ -168,6 +168,9 @@ def describe(model_bytes: bytes, out_names: Sequence[str] | None = None) -> Mode
     outputs = []
     for i, idx in enumerate(graph.outputs):
         key = out_keys.get(int(idx), "")
+        if key in out_names:  # Keras 2 (the fused-LSTM model) names outputs by layer
+            outputs.append(tensor(i, idx, key))
+            continue
         if not key.startswith("output_"):
             raise ExportError(f"unexpected output signature name '{key}'")
         outputs.append(tensor(i, idx, out_names[int(key.split("_")[1])]))

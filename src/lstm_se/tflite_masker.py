@@ -38,6 +38,10 @@ def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
     return (scale * (np.asarray(q, dtype=np.float64) - zero_point)).astype(np.float32)
 
 
+def _outputs(model_bytes: bytes) -> int:
+    return len(describe(model_bytes).outputs)
+
+
 class _TflmBackend:
     """TFLite Micro's Python interpreter: inputs and outputs by position."""
 
@@ -53,6 +57,10 @@ class _TflmBackend:
             ) from None
 
         self.interp = runtime.Interpreter.from_bytes(model_bytes, arena_size=arena_size)
+
+    def reset(self) -> None:
+        """Reset the variable tensors (a fused LSTM's state) to their initial values."""
+        self.interp.reset()
 
     def run(
         self,
@@ -75,6 +83,10 @@ class _LiteRTBackend:
 
         self.interp = Interpreter(model_content=model_bytes, num_threads=1)
         self.interp.allocate_tensors()
+
+    def reset(self) -> None:
+        """Reset the variable tensors (a fused LSTM's state) to their initial values."""
+        self.interp.reset_all_variables()
 
     def run(
         self,
@@ -112,7 +124,8 @@ class TFLiteMasker:
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend '{backend}' ({', '.join(BACKENDS)})")
         self.cfg = cfg
-        self.info = describe(model_bytes, output_names(cfg))
+        # A fused-LSTM model (convert_lstm) keeps its state inside: one input, one output.
+        self.info = describe(model_bytes, output_names(cfg) if _outputs(model_bytes) > 1 else None)
         self.backend = (
             _TflmBackend(model_bytes, arena_size)
             if backend == "tflm"
@@ -152,6 +165,8 @@ class TFLiteMasker:
     def reset(self) -> None:
         """Zero state: the quantized zero (the zero point) of every state input."""
         self.state = [self._to_input(t, np.zeros(t.shape, np.float32)) for t in self.state_in]
+        if not self.state_in:
+            self.backend.reset()
 
     def __call__(self, mag_frame: np.ndarray) -> np.ndarray:
         frame = self._compress(np.asarray(mag_frame, dtype=np.float32).reshape(-1))
