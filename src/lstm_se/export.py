@@ -55,6 +55,7 @@ from .export_files import (
     report_key,
     sha256_bytes,
 )
+from .firmware import export_dsp_header
 from .tflite_info import ModelInfo, describe, output_names, quantization_table
 
 log = logging.getLogger(__name__)
@@ -213,6 +214,10 @@ def export_run(
                 if (folder / name).exists():
                     (folder / name).unlink()
                     log.info("removed %s of an earlier export (no --int16 this time)", name)
+        # The firmware's constants (window, quantization, sizes) for this very model.
+        header = export_dsp_header(folder, cfg, report)
+        if header is not None:
+            result.files[header.name] = header
         # export.json last: its presence says the export is complete.
         atomic_write_bytes(folder / JSON_FILE, (json.dumps(report, indent=2) + "\n").encode())
         result.files[JSON_FILE] = folder / JSON_FILE
