@@ -215,3 +215,23 @@ def test_stft_istft_round_trip(center: bool) -> None:
     for out in (y, y_tf):
         assert len(out) == len(x)
         assert np.linalg.norm(out - x) / np.linalg.norm(x) < 1e-5
+
+
+def test_atomic_json_follows_the_umask(tmp_path) -> None:
+    import os
+    import stat
+
+    from lstm_se import records
+
+    old = os.umask(0o077)
+    try:
+        records.atomic_write_json(tmp_path / "private.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "private.json").stat().st_mode) == 0o600
+    old = os.umask(0o022)
+    try:
+        records.atomic_write_json(tmp_path / "shared.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "shared.json").stat().st_mode) == 0o644

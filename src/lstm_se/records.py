@@ -59,7 +59,7 @@ from typing import Any
 
 import numpy as np
 
-from . import LstmSeError
+from . import LstmSeError, new_file_mode
 
 log = logging.getLogger(__name__)
 
@@ -307,8 +307,8 @@ class ShardWriter:
 
 
 def atomic_write_json(path: str | os.PathLike[str], data: Any) -> None:
-    """JSON (sorted keys, so equal content gives equal files) written atomically, mode 0644
-    (a records folder is often shared; a temporary file would be private)."""
+    """JSON (sorted keys, so equal content gives equal files) written atomically, with the mode
+    of the user's umask like any other new file (a temporary file alone would be private)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -316,7 +316,7 @@ def atomic_write_json(path: str | os.PathLike[str], data: Any) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(json.dumps(data, indent=1, sort_keys=True) + "\n")
             fh.flush()
-            os.fchmod(fh.fileno(), 0o644)
+            os.fchmod(fh.fileno(), new_file_mode())
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
