@@ -7,12 +7,12 @@ The signal path, identical in both modes:
 
 Offline, the sequence model maps all frames at once. Streaming, a *frame masker* (`reset()`,
 `__call__(mag_frame) -> mask`, see docs/INTERFACES.md) carries the LSTM state from frame to
-frame, as the microcontroller does; :class:`KerasMasker` wraps the one-frame Keras model and
-`mcu.py` adds int8 maskers. With `dset.center=False` (causal framing) the streaming path is a
-real hop-in/hop-out processor (:class:`StreamingEnhancer`: a buffer holding n_fft - hop samples
-of history, window, rFFT, mask, irFFT, overlap-add), so its output is what a device would emit,
-`n_fft - hop` samples late. With `center=True` frames need n_fft/2 samples of look-ahead, so
-streaming then only means frame-by-frame masks over the same STFT frames.
+frame, as the microcontroller does; `maskers.py` holds the float maskers and
+`tflite_masker.py` the exported models'. With `dset.center=False` (causal framing) the streaming
+path is a real hop-in/hop-out processor (:class:`StreamingEnhancer`: a buffer holding
+n_fft - hop samples of history, window, rFFT, mask, irFFT, overlap-add), so its output is what a
+device would emit, `n_fft - hop` samples late. With `center=True` frames need n_fft/2 samples of
+look-ahead, so streaming then only means frame-by-frame masks over the same STFT frames.
 
 With `dset.normalize: none` (the default config) nothing depends on the utterance: the model's
 own input normalization is fixed per bin (model.py), so this path is what a device computes
@@ -513,9 +513,9 @@ def enhance_files(
     Writes 16-bit mono wavs at the model's rate (`keep_rate`: at each input's rate) into
     `out_dir` (folder inputs keep their layout), logging clipped samples. `streaming` runs the
     float model frame by frame (in LiteRT: `streaming_masker`); `masker` (e.g. an int8 masker
-    from mcu.py) replaces the Keras model and implies streaming. An output that would replace
-    an input file is refused unless `overwrite`, as are inputs of different folders with one
-    name (EnhanceError). An input that cannot be read is logged by name and returned in the
+    from tflite_masker.py) replaces the Keras model and implies streaming. An output that would
+    replace an input file is refused unless `overwrite`, as are inputs of different folders
+    with one name (EnhanceError). An input that cannot be read is logged by name and returned in the
     failures; the others are still processed. Returns (files written, failures).
     """
     check_outputs(collect_inputs(inputs), out_dir, overwrite)  # before loading the model
@@ -549,8 +549,8 @@ def command(args: argparse.Namespace, masker_factory: MaskerFactory | None = Non
     keep_rate = bool(getattr(args, "keep_rate", False))
     if tflite and masker_factory is None:
         log.error(
-            "--tflite needs the maskers of lstm_se.mcu, which are not available in this "
-            "installation; export the run (`lstm-se export --run %s`) with mcu support, or "
+            "--tflite needs the maskers of lstm_se.tflite_masker, which are not available in "
+            "this installation; export the run (`lstm-se export --run %s`) with them, or "
             "leave out --tflite to use the Keras model",
             run_dir,
         )
@@ -561,7 +561,7 @@ def command(args: argparse.Namespace, masker_factory: MaskerFactory | None = Non
             cfg = load_run_config(run_dir)  # the exported model runs; no Keras model needed
             try:
                 masker = masker_factory(run_dir, cfg)  # type: ignore[misc]
-            except Exception as exc:  # a plug-in's own error type (e.g. mcu.McuError)
+            except Exception as exc:  # a plug-in's own error type (e.g. export_files.McuError)
                 log.error("--tflite: cannot build the exported model's masker: %s", exc)
                 return 2
             n_ok, failures = enhance_paths(

@@ -10,7 +10,8 @@ per hop. Two run the trained float model on the host:
   reference the LiteRT masker is tested against (several ms per frame: TensorFlow's per-call
   overhead, not the model's cost).
 
-Exported int8/16x8 models have their own maskers (`mcu.py`), built through a `MaskerFactory`.
+Exported int8/16x8 models have their own maskers (`tflite_masker.py`), built through a
+`MaskerFactory`.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class Masker(Protocol):
 
 MaskerFactory = Callable[[Path, Config], Masker]
 """Builds a masker for a run folder and its config (how `lstm-se enhance --tflite` gets the
-int8 masker from mcu.py)."""
+int8 masker from tflite_masker.py)."""
 
 
 class KerasMasker:
