@@ -223,15 +223,10 @@ def test_atomic_json_follows_the_umask(tmp_path) -> None:
 
     from lstm_se import records
 
-    old = os.umask(0o077)
-    try:
-        records.atomic_write_json(tmp_path / "private.json", {"a": 1})
-    finally:
-        os.umask(old)
-    assert stat.S_IMODE((tmp_path / "private.json").stat().st_mode) == 0o600
-    old = os.umask(0o022)
-    try:
-        records.atomic_write_json(tmp_path / "shared.json", {"a": 1})
-    finally:
-        os.umask(old)
-    assert stat.S_IMODE((tmp_path / "shared.json").stat().st_mode) == 0o644
+    for umask, mode in ((0o077, 0o600), (0o022, 0o644)):
+        old = os.umask(umask)
+        try:
+            records.atomic_write_json(tmp_path / f"{umask:o}.json", {"a": 1})
+        finally:
+            os.umask(old)
+        assert stat.S_IMODE((tmp_path / f"{umask:o}.json").stat().st_mode) == mode

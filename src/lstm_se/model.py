@@ -185,6 +185,19 @@ def _mask_head(h, m, bins: int):
     return keras.layers.Dense(bins, activation="sigmoid", name="mask")(h)
 
 
+def _sequence_frontend(x, m):
+    """Compression, mel projection and input normalization of a `(batch, frames, bins)` input,
+    shared by the sequence and the chunk model (same layer names, so weights copy by name)."""
+    h = x
+    if m.compression != "none":
+        h = Compress(m.compression, m.compression_power, name="compress")(h)
+    if m.n_mels:
+        h = _fixed_dense(m.n_mels, "mel")(h)
+    if m.input_norm == "per-bin":
+        h = InputNorm(name="input_norm")(h)
+    return h
+
+
 def build_model(cfg: config_mod.Config) -> keras.Model:
     """Sequence model: noisy magnitude `(batch, frames, bins)` -> mask in [0, 1], same shape.
 
@@ -193,13 +206,7 @@ def build_model(cfg: config_mod.Config) -> keras.Model:
     m = cfg.model
     bins = _check(cfg).n_bins
     x = keras.Input(shape=(None, bins), name="noisy_mag")
-    h = x
-    if m.compression != "none":
-        h = Compress(m.compression, m.compression_power, name="compress")(h)
-    if m.n_mels:
-        h = _fixed_dense(m.n_mels, "mel")(h)
-    if m.input_norm == "per-bin":
-        h = InputNorm(name="input_norm")(h)
+    h = _sequence_frontend(x, m)
     for i in range(1, m.layers + 1):
         h = keras.layers.LSTM(m.units, return_sequences=True, name=f"lstm_{i}")(h)
         if m.batch_norm:
@@ -294,13 +301,7 @@ def build_chunk_model(cfg: config_mod.Config, trained: keras.Model) -> keras.Mod
     bins = _check(cfg).n_bins
     frames = keras.Input(batch_shape=(1, None, bins), name="frames")
     states = [keras.Input(batch_shape=(1, m.units), name=n) for n in state_names(cfg)]
-    h = frames
-    if m.compression != "none":
-        h = Compress(m.compression, m.compression_power, name="compress")(h)
-    if m.n_mels:
-        h = _fixed_dense(m.n_mels, "mel")(h)
-    if m.input_norm == "per-bin":
-        h = InputNorm(name="input_norm")(h)
+    h = _sequence_frontend(frames, m)
     out_states = []
     for i in range(1, m.layers + 1):
         h, h_state, c_state = keras.layers.LSTM(
