@@ -5,8 +5,9 @@ and the C path's parity with `lstm-se enhance --streaming --tflite`.
 
 Builds `firmware/` for the host (double and float) and, when gcc-arm-none-eabi and
 qemu-system-arm are installed, for the Cortex-M7; runs a synthetic speech-like signal in 5 dB
-white noise through both host builds with the run's int8 model in TFLite Micro and through the
-reference CLI, and the stand-in-mask program on qemu's mps2-an500 under `-icount shift=0`.
+white noise through both host builds with the run's device model (int8 or 16x8) in TFLite Micro
+and through the reference CLI (`enhance --streaming --tflite`), and the stand-in-mask program on
+qemu's mps2-an500 under `-icount shift=0`.
 Prints a table and writes JSON. The model's share of the frame comes from the run's
 export.json (its cycle estimate), not from a measurement.
 """
@@ -24,6 +25,8 @@ import numpy as np
 import soundfile as sf
 
 from lstm_se import audio, cli, config, firmware, runs
+from lstm_se import firmware_header as header
+from lstm_se.export_files import report_key
 
 CPU_HZ = 216_000_000
 FRAME_S = 0.016
@@ -43,7 +46,7 @@ def speech_in_noise(seconds: float, rate: int, seed: int = 1) -> np.ndarray:
 
 def parity(run: Path, seconds: float, work: Path) -> dict[str, Any]:
     """Max |C - CLI| in 16-bit LSB for the double and the float host builds, and how many
-    int8 model inputs the float build computes differently from the double one."""
+    quantized model inputs the float build computes differently from the double one."""
     cfg = config.load_run_config(run)
     export = run / "export"
     report = json.loads((export / "export.json").read_text())
@@ -75,8 +78,9 @@ def parity(run: Path, seconds: float, work: Path) -> dict[str, Any]:
         out[precision] = {"max_lsb": int(diff.max()), "samples_over_1_lsb": int((diff > 1).sum())}
         feats[precision] = np.stack(seen)
     flips = feats["f32"] != feats["f64"]
-    out["f32_int8_inputs_differing"] = int(flips.sum())
-    out["int8_inputs"] = int(flips.size)
+    out["device_kind"] = header.device_kind(report)
+    out["f32_model_inputs_differing"] = int(flips.sum())
+    out["model_inputs"] = int(flips.size)
     return out
 
 
@@ -84,9 +88,10 @@ def m7(run: Path, work: Path) -> dict[str, Any]:
     """Sizes of the DSP part and qemu's instructions per frame (stand-in mask)."""
     built = firmware.build_m7(work / "m7", run / "export")
     cfg = config.load_run_config(run)
+    report = json.loads((run / "export" / "export.json").read_text())
     x = speech_in_noise(4.0, cfg.dset.sample_rate, seed=2)
     x = x[: len(x) // cfg.dset.hop_length * cfg.dset.hop_length]
-    ran = firmware.run_qemu(built["elf"], x, work / "qemu")
+    ran = firmware.run_qemu(built["elf"], x, work / "qemu", header.q_dtype(report))
     ins = ran["instructions"][2:]  # the first frames warm nothing on qemu, but skip them anyway
     return {
         "sizes": built["sizes"],
@@ -114,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         result: dict[str, Any] = {"run": str(run), "parity": parity(run, args.seconds, Path(tmp))}
         problem = firmware.arm_toolchain()
         result["m7"] = {"skipped": problem} if problem else m7(run, Path(tmp))
-    model_cycles = float(report["budget"]["cycles_per_frame"])
+    budget_key = report_key("budget", header.device_kind(report))
+    model_cycles = float(report[budget_key]["cycles_per_frame"])
     result["model_cycles_per_frame_estimate"] = model_cycles
     budget = CPU_HZ * FRAME_S
     par = result["parity"]
@@ -122,8 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     for prec in ("f64", "f32"):
         print(f"  {prec} build: max {par[prec]['max_lsb']} LSB, "
               f"{par[prec]['samples_over_1_lsb']} samples over 1 LSB")  # fmt: skip
-    print(f"  f32 int8 inputs differing from f64: {par['f32_int8_inputs_differing']:,} of "
-          f"{par['int8_inputs']:,}")  # fmt: skip
+    print(f"  f32 {par['device_kind']} model inputs differing from f64: "
+          f"{par['f32_model_inputs_differing']:,} of {par['model_inputs']:,}")  # fmt: skip
     if "sizes" in result["m7"]:
         m = result["m7"]
         dsp = m["instructions_per_frame"]["max"]

@@ -1,7 +1,7 @@
 """Package a trained and evaluated run as a shipped pretrained model, with its scores.
 
     python bench/pretrained.py RUN [--name lstm-2x128] [--set mixed=test --set chime2=chime2]
-                               [--device int8]
+                               [--device KIND]
 
 Copies RUN into `pretrained/NAME/` (`runs.package`: config, weights-only `model.keras`,
 `export/`, `summary.json`, `history.csv`) and writes `pretrained/NAME/results.json` from the
@@ -11,7 +11,10 @@ run's evaluations (`lstm-se evaluate`, `RUN/eval/<testset>[_<device>]/metrics.js
                "device": {...}, "device_kind": "int8", "files": 221}, "chime2": {...}}
 
 `--set LABEL=TESTSET` maps a label of results.json to an evaluation's test-set name (`test` is
-the run's own test split). The device model's figures come from `--device`'s evaluation.
+the run's own test split). The device model's figures come from the evaluation of `--device`
+(default: the kind of the run's exported device model, export.json's `device`, as
+`lstm-se evaluate --tflite` names it). When RUN is `pretrained/NAME` itself, only results.json
+is written again (after a new export and `lstm-se evaluate --tflite` of the shipped model).
 """
 
 from __future__ import annotations
@@ -22,7 +25,15 @@ import os
 import sys
 from pathlib import Path
 
-from lstm_se import evaluate, metrics, runs
+from lstm_se import evaluate, export_files, metrics, runs
+
+
+def device_kind(run: Path) -> str:
+    """The kind of the run's exported device model ('int8' for an export without a choice)."""
+    path = export_files.export_dir(run) / export_files.JSON_FILE
+    if not path.is_file():
+        raise SystemExit(f"error: {path} does not exist: run `lstm-se export` first")
+    return json.loads(path.read_text()).get("device", {}).get("kind", "int8")
 
 
 def _means(path: Path) -> tuple[dict[str, float], dict[str, float], int]:
@@ -54,12 +65,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run", help="a finished, exported and evaluated run folder")
     parser.add_argument("--name", default=runs.DEFAULT_PRETRAINED)
     parser.add_argument("--set", action="append", default=None, metavar="LABEL=TESTSET")
-    parser.add_argument("--device", default="int8", help="the device model's evaluation suffix")
+    parser.add_argument(
+        "--device", default=None, help="the device model's evaluation suffix (int8, 16x8)"
+    )
     args = parser.parse_args(argv)
     run = Path(args.run)
     sets = dict(s.split("=", 1) for s in (args.set or ["mixed=test", "chime2=chime2"]))
-    scores = results(run, sets, args.device)
-    dest = runs.package(run, runs.PRETRAINED_ROOT / args.name)
+    scores = results(run, sets, args.device or device_kind(run))
+    dest = runs.PRETRAINED_ROOT / args.name
+    if run.resolve() != dest.resolve():
+        dest = runs.package(run, dest)
     text = json.dumps(scores, indent=2) + "\n"
     tmp = dest / f".{runs.RESULTS}.tmp"
     tmp.write_text(text, encoding="utf-8")

@@ -240,3 +240,17 @@ def test_written_text_files_follow_the_umask(tmp_path: Path, umask: int) -> None
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "x.txt").stat().st_mode) == 0o666 & ~umask
+
+
+def test_exponent_numbers_without_a_dot_are_numbers(tmp_path: Path) -> None:
+    """PyYAML (YAML 1.1) reads 3e-4 as a string; as a value of a number key it is the number,
+    in an override and in a config file alike. Other strings stay an error."""
+    cfg = config.from_dict({}, ["optim.lr=3e-4", "optim.min_lr=1E-6", "optim.epsilon=2.5e-10"])
+    assert (cfg.optim.lr, cfg.optim.min_lr, cfg.optim.epsilon) == (3e-4, 1e-6, 2.5e-10)
+    path = tmp_path / "c.yaml"
+    path.write_text("optim:\n  lr: 5e-4\n")
+    assert config.load(path).optim.lr == 5e-4
+    for bad in ("optim.lr=1e", "optim.lr=e-4", "optim.lr=fast"):
+        with pytest.raises(config.ConfigError, match=r"'optim\.lr' must be a number"):
+            config.from_dict({}, [bad])
+    assert config.from_dict({}, ["model.name=1e3"]).model.name == "1e3"  # strings stay strings

@@ -222,7 +222,7 @@ def test_int8_evaluation_sits_beside_the_float_one(exported_run, capsys):
     )
 
 
-def test_int8_evaluation_without_an_export_names_the_file(runs, flat_set, capfd):
+def test_device_evaluation_without_an_export_names_the_file(runs, flat_set, capfd):
     from lstm_se import tflite_masker
 
     with pytest.raises(evaluate.EvaluateError, match=r"model_int8\.tflite does not exist"):
@@ -231,8 +231,8 @@ def test_int8_evaluation_without_an_export_names_the_file(runs, flat_set, capfd)
         main(["evaluate", "--run", str(runs["ones"]), "--testset", str(flat_set), "--tflite"]) == 2
     )
     err = capfd.readouterr().err
-    assert "model_int8.tflite" in err and f"lstm-se export --run {runs['ones']}" in err
-    assert not (runs["ones"] / "eval" / "chime_like_int8").exists()
+    assert "model_device.tflite" in err and f"lstm-se export --run {runs['ones']}" in err
+    assert not list((runs["ones"] / "eval").glob("chime_like_*"))
 
 
 def test_a_masker_is_scored_under_the_model_it_runs(runs, flat_set):

@@ -1,5 +1,6 @@
-"""export.py (`lstm-se export`) on a tiny trained run: files, report, int8 vs float in TFLite
-Micro, the C array compiled, determinism, a failed check, enhance/evaluate --tflite."""
+"""export.py (`lstm-se export`) on a tiny trained run: files, report, the device choice, int8
+vs float in TFLite Micro, the C array compiled, determinism, a failed check, enhance/evaluate
+--tflite."""
 
 from __future__ import annotations
 
@@ -21,8 +22,10 @@ MICRO_OPS = {"FULLY_CONNECTED", "ADD", "MUL", "LOGISTIC", "TANH", "SPLIT", "RESH
 EXPORT_FILES = {
     files.FLOAT_FILE,
     files.INT8_FILE,
-    files.C_HEADER_FILE,
-    files.C_SOURCE_FILE,
+    files.INT16_FILE,
+    files.DEVICE_FILE,
+    files.C_HEADER_DEVICE_FILE,
+    files.C_SOURCE_DEVICE_FILE,
     files.JSON_FILE,
 }
 
@@ -61,7 +64,26 @@ def test_export_writes_every_file_and_a_complete_report(exported, tiny_run):
     assert report["representative"]["frames"] > 0
     ver = report["verification"]
     assert ver["clips"] > 0 and "audio" in ver
-    assert all(ver["targets"].values()), ver["targets"]
+    # Both candidates are measured; the device model is one of them, byte for byte.
+    assert report["models"]["16x8"]["inputs"][0]["dtype"] == "int16"
+    assert (
+        set(ver["targets"])
+        == set(ver["targets_16x8"])
+        == {
+            "PESQ-WB lost <= 0.03",
+            "STOI lost <= 0.005",
+            "SI-SDR lost <= 0.3 dB",
+        }
+    )
+    device = report["device"]
+    assert device["kind"] in files.DEVICE_KINDS and device["reason"]
+    assert set(device["candidates"]) == set(files.DEVICE_KINDS)
+    chosen = (folder / files.MODEL_FILES[device["kind"]]).read_bytes()
+    assert (folder / files.DEVICE_FILE).read_bytes() == chosen
+    assert device["sha256"] == files.sha256_bytes(chosen)
+    for kind, cand in device["candidates"].items():
+        assert cand["fidelity"] == ver[files.report_key("targets", kind)]
+        assert cand["budget_pass"] is True and 0 < cand["frame_share"] < 0.5
 
 
 def _demo_like_clip(seconds: float = 3.0) -> np.ndarray:
@@ -86,12 +108,16 @@ def test_int8_in_tflite_micro_matches_the_float_model_on_a_demo_like_clip(export
 
 def test_c_array_compiles_and_a_c_test_checks_its_length(exported, tiny_run, tmp_path):
     folder = files.export_dir(tiny_run)
-    header = (folder / files.C_HEADER_FILE).read_text()
-    assert f"#define LSTM_SE_MODEL_LEN {exported.report['c_array']['bytes']}u" in header
-    arena = exported.report["arena"]["recommended_bytes"]
+    device = exported.report["device"]
+    header = (folder / files.C_HEADER_DEVICE_FILE).read_text()
+    assert f"#define LSTM_SE_MODEL_LEN {device['c_array']['bytes']}u" in header
+    arena = exported.report[files.report_key("arena", device["kind"])]["recommended_bytes"]
     assert f"#define LSTM_SE_TENSOR_ARENA_SIZE {arena}u" in header
-    assert "static inline int8_t lstm_se_quantize" in header
-    compile_c_check(folder, tmp_path, [(files.C_HEADER_FILE, files.C_SOURCE_FILE, "lstm_se")])
+    ctype = "int8_t" if device["kind"] == "int8" else "int16_t"
+    assert f"static inline {ctype} lstm_se_quantize" in header
+    compile_c_check(
+        folder, tmp_path, [(files.C_HEADER_DEVICE_FILE, files.C_SOURCE_DEVICE_FILE, "lstm_se")]
+    )
 
 
 def test_export_is_deterministic_and_survives_a_failed_check(
@@ -109,15 +135,19 @@ def test_export_is_deterministic_and_survives_a_failed_check(
 
     monkeypatch.setattr(export, "_check_in_child", failing_check)
     again = export.export_run(copy)
-    for name in (files.FLOAT_FILE, files.INT8_FILE, files.C_SOURCE_FILE):
+    for name in (files.FLOAT_FILE, files.INT8_FILE, files.INT16_FILE):
         assert again.files[name].read_bytes() == first[name], name
     assert again.report["representative"] == exported.report["representative"]
     saved = json.loads(again.files[files.JSON_FILE].read_text())
     assert "SIGSEGV" in saved["check_error"] and "budget" not in saved
-    assert "#define LSTM_SE_TENSOR_ARENA_SIZE" not in again.files[files.C_HEADER_FILE].read_text()
+    # Nothing measured: the int8 model is the device model, and export.json says unverified.
+    assert saved["device"]["kind"] == "int8" and "unverified" in saved["device"]["reason"]
+    assert again.files[files.DEVICE_FILE].read_bytes() == first[files.INT8_FILE]
+    header = again.files[files.C_HEADER_DEVICE_FILE].read_text()
+    assert "#define LSTM_SE_TENSOR_ARENA_SIZE" not in header
 
 
-def test_enhance_tflite_uses_the_int8_model(exported, tiny_run, tmp_path):
+def test_enhance_tflite_uses_the_device_model(exported, tiny_run, tmp_path):
     rate = 16000
     clip = _demo_like_clip(1.5)
     sf.write(tmp_path / "in.wav", clip, rate, subtype="PCM_16")
@@ -128,30 +158,37 @@ def test_enhance_tflite_uses_the_int8_model(exported, tiny_run, tmp_path):
     assert code == 0
     enhanced, out_rate = sf.read(out / "in.wav", dtype="float32")
     assert out_rate == rate and len(enhanced) == len(clip)
-    # It is the int8 model's output: the same as enhancing with the int8 masker directly.
+    # It is the device model's output: the same as enhancing with the chosen candidate's
+    # masker directly.
     from lstm_se import audio, enhance
 
     cfg = config.load_run_config(tiny_run)
     noisy, _ = audio.read(tmp_path / "in.wav")
-    direct, _ = enhance.enhance_waveform(
-        noisy, rate, cfg, masker=tflite_masker.int8_masker(tiny_run, cfg)
-    )
+    kind = exported.report["device"]["kind"]
+    masker = tflite_masker.exported_masker(tiny_run, cfg, kind=kind)
+    assert tflite_masker.device_masker(tiny_run, cfg).kind == masker.kind == kind
+    direct, _ = enhance.enhance_waveform(noisy, rate, cfg, masker=masker)
     assert np.max(np.abs(enhanced - direct)) < 2 / 32768  # 16-bit rounding
 
 
-def test_int16_flag_needs_tflite_and_a_16x8_export(exported, tiny_run, tmp_path, capfd):
+def test_candidate_flags_need_tflite_and_an_export(exported, tiny_run, tmp_path, capfd):
     sf.write(tmp_path / "in.wav", _demo_like_clip(0.5), 16000, subtype="PCM_16")
     args = ["--run", str(tiny_run), str(tmp_path / "in.wav"), "--out", str(tmp_path / "o")]
-    with pytest.raises(SystemExit) as exc:
-        cli.main(["enhance", *args, "--int16"])
+    for bad in (["enhance", *args, "--int16"], ["evaluate", "--run", str(tiny_run), "--int8"]):
+        with pytest.raises(SystemExit) as exc:
+            cli.main(bad)
+        assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:  # one candidate at a time
+        cli.main(["enhance", *args, "--tflite", "--int8", "--int16"])
     assert exc.value.code == 2
-    with pytest.raises(SystemExit) as exc:
-        cli.main(["evaluate", "--run", str(tiny_run), "--int16"])
-    assert exc.value.code == 2
-    # The tiny run was exported without --int16: a clear error naming the missing model.
-    assert cli.main(["enhance", *args, "--tflite", "--int16"]) == 2
+    # A run whose export lacks the model asked for: a clear error naming it and the command.
+    copy = tmp_path / "run"
+    shutil.copytree(tiny_run, copy)
+    (files.export_dir(copy) / files.INT16_FILE).unlink()
+    copy_args = ["--run", str(copy), *args[2:]]
+    assert cli.main(["enhance", *copy_args, "--tflite", "--int16"]) == 2
     err = capfd.readouterr().err
-    assert files.INT16_FILE in err and "--int16` first" in err
+    assert files.INT16_FILE in err and f"lstm-se export --run {copy}` first" in err
     assert not (tmp_path / "o" / "in.wav").exists()
     with pytest.raises(files.McuError, match="unknown exported model"):
         tflite_masker.exported_masker(tiny_run, kind="int4")
@@ -199,46 +236,34 @@ def test_full_export_twice_gives_identical_files(exported, tiny_run, tmp_path):
 
 
 @pytest.mark.slow
-def test_int16_export_runs_in_tflite_micro(tiny_run, tmp_path):
-    copy = tmp_path / "int16"
+def test_all_c_arrays_and_the_16x8_candidate_in_tflite_micro(exported, tiny_run, tmp_path):
+    copy = tmp_path / "all"
     shutil.copytree(tiny_run, copy, ignore=shutil.ignore_patterns(files.EXPORT_DIR))
-    result = export.export_run(copy, int16=True)
-    assert files.INT16_FILE in result.files
-    assert result.report["models"]["16x8"]["inputs"][0]["dtype"] == "int16"
+    result = export.export_run(copy, all_c_arrays=True)
     ver = result.report["verification"]
     assert ver["mask_snr_db_by_model"]["16x8_tflm"] >= 40.0
-    # Its own audio scores and targets beside the int8 model's.
+    # Its own audio scores beside the int8 model's.
     assert abs(ver["audio"]["delta_16x8"]["pesq_wb"]) <= 0.03
     assert ver["audio"]["16x8"]["pesq_wb"] > 1.0 and "16x8 - float" in ver["audio"]["table"]
-    assert ver["targets_16x8"] and all(ver["targets_16x8"].values()), ver["targets_16x8"]
     # Its cycles rest on the 16-bit kernel's rate, the int8 model's on the int8 one's.
     for key, rate in (
         ("budget_16x8", mcu_budget.MACS_PER_CYCLE_16X8),
         ("budget", mcu_budget.MACS_PER_CYCLE),
     ):
         assert result.report[key]["assumptions"]["macs_per_cycle"] == rate
-    # Its C array: int16 I/O helpers, its own measured arena, and symbols of its own, so one
-    # firmware can hold both models.
+    # Every candidate's C array beside the device model's, each with symbols of its own and
+    # its own measured arena, so one firmware can hold all three.
     folder = files.export_dir(copy)
     header = (folder / files.C_HEADER_16X8_FILE).read_text()
     assert "static inline int16_t lstm_se_16x8_quantize" in header
     arena = result.report["arena_16x8"]["recommended_bytes"]
     assert f"#define LSTM_SE_16X8_TENSOR_ARENA_SIZE {arena}u" in header
-    assert result.report["c_array_16x8"]["bytes"] == result.files[files.INT16_FILE].stat().st_size
     compile_c_check(
         folder,
         tmp_path,
-        [
-            (files.C_HEADER_FILE, files.C_SOURCE_FILE, files.C_PREFIX),
-            (
-                files.C_HEADER_16X8_FILE,
-                files.C_SOURCE_16X8_FILE,
-                files.C_PREFIX_16X8,
-            ),
-        ],
+        [(h, c, prefix) for h, c, prefix in files.C_ARRAYS.values()],
     )
-    # `--tflite --int16` enhances with the 16x8 model; a later export without --int16 removes
-    # the 16x8 files (they would no longer match the int8 model).
+    # `--tflite --int16` enhances with the 16x8 candidate.
     clip = _demo_like_clip(1.0)
     sf.write(tmp_path / "in.wav", clip, 16000, subtype="PCM_16")
     args = ["enhance", "--run", str(copy), str(tmp_path / "in.wav"), "--out", str(tmp_path / "o")]
@@ -259,27 +284,21 @@ def test_int16_export_runs_in_tflite_micro(tiny_run, tmp_path):
     )
     assert scored["model"] == "16x8"
     assert (evaluate.eval_dir(copy, evaluate.testset_name(None), "16x8") / "metrics.json").is_file()
+    # A later export without --all-c-arrays removes the candidates' arrays.
     export.export_run(copy, check=False)
-    for name in (
-        files.INT16_FILE,
-        files.C_HEADER_16X8_FILE,
-        files.C_SOURCE_16X8_FILE,
-    ):
+    for name in (files.C_HEADER_16X8_FILE, files.C_SOURCE_16X8_FILE, files.C_SOURCE_FILE):
         assert not (folder / name).exists(), name
 
 
-def test_target_warnings_say_what_missed_and_what_to_do():
-    snr, pesq = "mask SNR >= 40 dB", "PESQ-WB lost <= 0.03"
-    met = {"verification": {"targets": {snr: True, pesq: True}}}
-    assert export.target_warnings(met, "r") == []
-    missed = {"verification": {"targets": {snr: False, pesq: True}}}
-    lines = export.target_warnings(missed, "result/x")
-    assert lines[0] == f"verification target missed by the int8 model: {snr}"
-    assert "lstm-se export --run result/x --int16" in lines[1]
-    assert "bench/int8_error.py --run result/x" in lines[2]
-    missed["verification"]["targets_16x8"] = {snr: True, pesq: True}
-    lines = export.target_warnings(missed, "result/x")
-    assert "16x8 model meets every target" in lines[1] and files.INT16_FILE in lines[1]
-    both = {"verification": {"targets": {snr: False}, "targets_16x8": {snr: False}}}
-    assert "missed by the 16x8 model" in export.target_warnings(both, "r")[1]
-    assert export.target_warnings({}, "r") == []  # no verification (check failed): nothing
+def test_target_warnings_name_what_the_device_model_misses():
+    good = {"fidelity": {"PESQ-WB lost <= 0.03": True}, "fits": True}
+    met = {"device": {"kind": "16x8", "candidates": {"16x8": good}}}
+    assert export.target_warnings(met) == []
+    bad = {"fidelity": {"PESQ-WB lost <= 0.03": False, "STOI lost <= 0.005": True}, "fits": True}
+    missed = {"device": {"kind": "int8", "candidates": {"int8": bad}}}
+    (line,) = export.target_warnings(missed)
+    assert "device model (int8) misses: PESQ-WB lost <= 0.03." in line
+    assert "STOI" not in line and "bench/int8_error.py" in line
+    over = {"device": {"kind": "int8", "candidates": {"int8": dict(good, fits=False)}}}
+    assert "budget or half the frame" in export.target_warnings(over)[0]
+    assert export.target_warnings({}) == []  # no verification (check failed): nothing

@@ -24,6 +24,7 @@ VARIANTS = {
         "model.layers=3",
     ],
     "no_compression": ["model.compression=none", "model.layers=1"],
+    "bounded_cell": ["model.cell_clip=0.5"],
 }
 
 
@@ -183,3 +184,48 @@ def test_export_form_converts_to_micro_ops_only(name):
     ops = {d["op_name"] for d in Interpreter(model_content=flat)._get_ops_details()}
     assert ops <= EXPORT_OPS, ops - EXPORT_OPS
     assert {"FULLY_CONNECTED", "LOGISTIC", "TANH"} <= ops
+
+
+def test_bounded_cell_state_stays_within_its_bound_and_is_the_lstm_below_it(tmp_path):
+    """`model.cell_clip`: every carried c within the bound, in the streaming model too; with a
+    bound no state reaches, the same outputs as Keras' own LSTM (same weights)."""
+    free = M.build_model(_cfg([]))
+    _randomize(free, seed=7)
+    mags = _clip_mag(40)
+    clipped_cfg = _cfg(["model.cell_clip=0.25"])
+    clipped = M.build_model(clipped_cfg)
+    M.copy_weights(free, clipped)
+    stream = M.build_streaming_model(clipped_cfg, clipped)
+    state, peak = M.initial_state(clipped_cfg), 0.0
+    for frame in mags:
+        res = stream([frame[None, None, :], *state], training=False)
+        state = [np.asarray(s) for s in res[1:]]
+        peak = max(peak, *(float(np.abs(c).max()) for c in state[1::2]))
+    assert peak == pytest.approx(0.25)  # reached (the weights drive it past) and held
+    free_stream = M.build_streaming_model(_cfg([]), free)
+    free_peak, state = 0.0, M.initial_state(clipped_cfg)
+    for frame in mags:
+        res = free_stream([frame[None, None, :], *state], training=False)
+        state = [np.asarray(s) for s in res[1:]]
+        free_peak = max(free_peak, *(float(np.abs(c).max()) for c in state[1::2]))
+    loose_cfg = _cfg([f"model.cell_clip={2 * free_peak}"])
+    loose = M.build_model(loose_cfg)
+    M.copy_weights(free, loose)
+    np.testing.assert_allclose(
+        np.asarray(loose(mags[None])), np.asarray(free(mags[None])), atol=1e-6
+    )
+    path = tmp_path / "bounded.keras"
+    clipped.save(path)
+    cell = keras.models.load_model(path, compile=False).get_layer("lstm_1").cell
+    assert isinstance(cell, M.BoundedLSTMCell) and cell.bound == 0.25
+
+
+def test_bounded_cell_exports_with_minimum_and_maximum_only_extra():
+    cfg = _cfg(["model.cell_clip=4.0"], units=8)
+    stream = M.build_streaming_model(cfg, M.build_model(cfg), frontend=False)
+    flat = tf.lite.TFLiteConverter.from_keras_model(stream).convert()
+    from ai_edge_litert.interpreter import Interpreter
+
+    ops = {d["op_name"] for d in Interpreter(model_content=flat)._get_ops_details()}
+    assert ops <= EXPORT_OPS | {"MINIMUM", "MAXIMUM"}, ops
+    assert {"MINIMUM", "MAXIMUM"} <= ops

@@ -32,10 +32,10 @@ def test_verification_without_a_test_set_scores_both_device_models(converted):
     assert ver["clips"] == 2 and ver["frames"] == 60
     for kind in ("int8", "16x8"):
         snr = ver[export_files.report_key("mask_snr_db", kind)]
-        targets = ver[export_files.report_key("targets", kind)]
         assert math.isfinite(snr) and snr > 0
-        assert targets == {f"mask SNR >= {verify.MASK_SNR_TARGET_DB:g} dB": snr >= 40.0}
-    assert "targets_16x8" not in verify.verify_on_magnitudes(cfg, trained, int8, segs)
+        # No audio, so no fidelity targets: the mask SNR is reported, never a target.
+        assert export_files.report_key("targets", kind) not in ver
+    assert "mask_snr_db_16x8" not in verify.verify_on_magnitudes(cfg, trained, int8, segs)
 
 
 def test_evenly_spread_keeps_ends_and_order():

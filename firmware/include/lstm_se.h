@@ -10,6 +10,10 @@
  *   zero point) -> model call -> dequantize the mask -> mask x X -> inverse real FFT ->
  *   x synthesis window -> overlap-add -> / window envelope -> hop out
  *
+ * The model's tensors are int8 (an int8 model) or int16 (a 16x8 model: int16 activations,
+ * int8 weights), as LSTM_SE_DSP_TENSOR_BITS in the generated header says: lstm_se_q is that
+ * type, and every quantized value here (features, mask, state) is one.
+ *
  * Output sample i belongs to input sample i - (n_fft - hop): the first n_fft - hop output
  * samples of a stream are the zero history's.
  *
@@ -43,6 +47,18 @@ extern "C" {
 #define LSTM_SE_ERR_NOT_INIT (-4) /* lstm_se_process/reset before lstm_se_init */
 #define LSTM_SE_ERR_FFT (-5)      /* CMSIS-DSP has no real FFT of this length */
 
+#if !defined(LSTM_SE_DSP_TENSOR_BITS) || LSTM_SE_DSP_TENSOR_BITS == 8
+typedef int8_t lstm_se_q;
+#define LSTM_SE_Q_MIN (-128)
+#define LSTM_SE_Q_MAX 127
+#elif LSTM_SE_DSP_TENSOR_BITS == 16
+typedef int16_t lstm_se_q;
+#define LSTM_SE_Q_MIN (-32768)
+#define LSTM_SE_Q_MAX 32767
+#else
+#error "lstm_se_dsp_config.h: LSTM_SE_DSP_TENSOR_BITS must be 8 or 16"
+#endif
+
 #ifdef LSTM_SE_DSP_F64
 typedef double lstm_se_real;
 typedef arm_rfft_fast_instance_f64 lstm_se_rfft;
@@ -52,19 +68,20 @@ typedef arm_rfft_fast_instance_f32 lstm_se_rfft;
 #endif
 
 /*
- * The model call, once per frame. `features` holds LSTM_SE_DSP_N_BINS int8 values for the
- * model's frame input; `state_in` holds the LSTM_SE_DSP_STATE_TOTAL int8 values of every
- * state input, concatenated in carry order (LSTM_SE_DSP_STATE_NAMES, each
+ * The model call, once per frame. `features` holds LSTM_SE_DSP_N_BINS lstm_se_q values for
+ * the model's frame input; `state_in` holds the LSTM_SE_DSP_STATE_TOTAL lstm_se_q values of
+ * every state input, concatenated in carry order (LSTM_SE_DSP_STATE_NAMES, each
  * LSTM_SE_DSP_STATE_SIZES[k] long at LSTM_SE_DSP_STATE_OFFSETS[k]). The function writes the
- * LSTM_SE_DSP_N_BINS int8 mask values to `mask` and the state outputs, in the same order and
+ * LSTM_SE_DSP_N_BINS lstm_se_q mask values to `mask` and the state outputs, in the same order and
  * layout, to `state_out`, and returns 0 (anything else stops the frame with
  * LSTM_SE_ERR_MODEL). On the device it copies into the TFLite Micro input tensors, calls
  * Invoke() and copies the outputs back (docs/firmware.md); in the host tests it is the
  * exported model in TFLite Micro's Python interpreter. The state lives here, not in the
  * interpreter, so that lstm_se_reset() clears all of it.
  */
-typedef int (*lstm_se_model_fn)(void *user, const int8_t *features, const int8_t *state_in,
-                                int8_t *mask, int8_t *state_out);
+typedef int (*lstm_se_model_fn)(void *user, const lstm_se_q *features,
+                                const lstm_se_q *state_in, lstm_se_q *mask,
+                                lstm_se_q *state_out);
 
 /* Every state of one stream. Declare it static (about 8 KB in float, 16 KB in double). */
 typedef struct {
@@ -76,10 +93,10 @@ typedef struct {
   lstm_se_real acc[LSTM_SE_DSP_N_FFT];     /* overlap-add accumulator */
   lstm_se_real work[LSTM_SE_DSP_N_FFT];    /* FFT input (CMSIS overwrites it) / output */
   lstm_se_real spec[LSTM_SE_DSP_N_FFT];    /* packed spectrum: re0, re(n/2), re1, im1, ... */
-  int8_t features[LSTM_SE_DSP_N_BINS];
-  int8_t mask[LSTM_SE_DSP_N_BINS];
-  int8_t state[LSTM_SE_DSP_STATE_TOTAL];     /* carried state, as the state inputs take it */
-  int8_t state_out[LSTM_SE_DSP_STATE_TOTAL]; /* what the model call returned */
+  lstm_se_q features[LSTM_SE_DSP_N_BINS];
+  lstm_se_q mask[LSTM_SE_DSP_N_BINS];
+  lstm_se_q state[LSTM_SE_DSP_STATE_TOTAL];     /* carried state, as the state inputs take it */
+  lstm_se_q state_out[LSTM_SE_DSP_STATE_TOTAL]; /* what the model call returned */
   uint32_t frames;                           /* frames since the last reset */
 } lstm_se_t;
 

@@ -44,23 +44,23 @@ static const int32_t k_state_out_zp[LSTM_SE_DSP_N_STATES] = LSTM_SE_DSP_STATE_OU
 static const uint8_t k_state_same[LSTM_SE_DSP_N_STATES] = LSTM_SE_DSP_STATE_SAME_QUANTIZATION;
 
 /*
- * Real value -> int8 as mcu.quantize does: x / scale rounded half away from zero (round()
- * and roundf() do exactly that), plus the zero point, saturated. In the double build the
- * division is in double, as numpy's is.
+ * Real value -> lstm_se_q as tflite_masker.quantize does: x / scale rounded half away from
+ * zero (round() and roundf() do exactly that), plus the zero point, saturated to the type.
+ * In the double build the division is in double, as numpy's is.
  */
-static int8_t quantize(lstm_se_real x, float scale, int32_t zero_point) {
+static lstm_se_q quantize(lstm_se_real x, float scale, int32_t zero_point) {
 #ifdef LSTM_SE_DSP_F64
   double q = round(x / (double)scale) + (double)zero_point;
 #else
   float q = roundf(x / scale) + (float)zero_point;
 #endif
-  if (q < -128) return (int8_t)-128;
-  if (q > 127) return (int8_t)127;
-  return (int8_t)q;
+  if (q < LSTM_SE_Q_MIN) return (lstm_se_q)LSTM_SE_Q_MIN;
+  if (q > LSTM_SE_Q_MAX) return (lstm_se_q)LSTM_SE_Q_MAX;
+  return (lstm_se_q)q;
 }
 
-/* int8 -> real as mcu.dequantize does: computed wide, then rounded to float32. */
-static float dequantize(int8_t q, float scale, int32_t zero_point) {
+/* lstm_se_q -> real as tflite_masker.dequantize does: computed wide, then rounded to float32. */
+static float dequantize(lstm_se_q q, float scale, int32_t zero_point) {
   return (float)((lstm_se_real)scale * (lstm_se_real)((int32_t)q - zero_point));
 }
 
@@ -102,7 +102,7 @@ int lstm_se_reset(lstm_se_t *st) {
   memset(st->acc, 0, sizeof(st->acc));
   for (k = 0; k < LSTM_SE_DSP_N_STATES; ++k) {
     /* A real 0 quantized: the zero point (TFLiteMasker.reset). */
-    int8_t zero = quantize((lstm_se_real)0, k_state_in_scale[k], k_state_in_zp[k]);
+    lstm_se_q zero = quantize((lstm_se_real)0, k_state_in_scale[k], k_state_in_zp[k]);
     for (i = 0; i < k_state_sizes[k]; ++i) st->state[k_state_offsets[k] + i] = zero;
   }
   st->frames = 0;
@@ -153,7 +153,7 @@ int lstm_se_process(lstm_se_t *st, const float *in, size_t n, float *out) {
   for (k = 0; k < LSTM_SE_DSP_N_STATES; ++k) {
     uint16_t j, off = k_state_offsets[k];
     for (j = 0; j < k_state_sizes[k]; ++j) {
-      int8_t q = st->state_out[off + j];
+      lstm_se_q q = st->state_out[off + j];
       st->state[off + j] =
           k_state_same[k] ? q
                           : quantize((lstm_se_real)dequantize(q, k_state_out_scale[k],

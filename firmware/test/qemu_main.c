@@ -1,8 +1,8 @@
 /*
  * The DSP part on qemu's mps2-an500 (Cortex-M7) with the stand-in model, through
  * semihosting: reads lstm_se_in.f32 (float32 samples, a whole number of hops) from qemu's
- * working directory, writes lstm_se_out.f32 (the output hops), lstm_se_features.i8 (each
- * frame's int8 model input) and lstm_se_ticks.u32 (SysTick ticks of each lstm_se_process
+ * working directory, writes lstm_se_out.f32 (the output hops), lstm_se_features.q (each
+ * frame's model input, lstm_se_q) and lstm_se_ticks.u32 (SysTick ticks of each lstm_se_process
  * call), then prints the ticks of a calibration loop of known length. Run under
  * `-icount shift=0` (one instruction per virtual nanosecond), ticks convert to instructions.
  */
@@ -11,8 +11,8 @@
 
 #include "lstm_se.h"
 
-int lstm_se_standin_model(void *user, const int8_t *features, const int8_t *state_in,
-                          int8_t *mask, int8_t *state_out);
+int lstm_se_standin_model(void *user, const lstm_se_q *features, const lstm_se_q *state_in,
+                          lstm_se_q *mask, lstm_se_q *state_out);
 
 static int semihost(int op, void *arg) {
   register int r0 __asm("r0") = op;
@@ -70,7 +70,7 @@ static uint32_t elapsed(uint32_t start, uint32_t end) { return (start - end) & T
 
 static lstm_se_t st;
 static float hop_in[LSTM_SE_DSP_HOP], hop_out[LSTM_SE_DSP_HOP];
-static int8_t features[LSTM_SE_DSP_N_BINS];
+static lstm_se_q features[LSTM_SE_DSP_N_BINS];
 
 int main(void) {
   uint32_t t0, t1, n = CALIBRATION_LOOPS, frames = 0;
@@ -88,7 +88,7 @@ int main(void) {
 
   fin = sh_open("lstm_se_in.f32", 1);
   fout = sh_open("lstm_se_out.f32", 5);
-  ffeat = sh_open("lstm_se_features.i8", 5);
+  ffeat = sh_open("lstm_se_features.q", 5);
   fticks = sh_open("lstm_se_ticks.u32", 5);
   if (fin < 0 || fout < 0 || ffeat < 0 || fticks < 0) return 2;
   rc = lstm_se_init(&st, lstm_se_standin_model, features);

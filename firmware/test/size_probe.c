@@ -12,8 +12,8 @@ void lstm_se_semihost_exit(int status) {
 }
 
 #ifndef LSTM_SE_SIZE_BASELINE
-static int stub(void *user, const int8_t *features, const int8_t *state_in, int8_t *mask,
-                int8_t *state_out) {
+static int stub(void *user, const lstm_se_q *features, const lstm_se_q *state_in,
+                lstm_se_q *mask, lstm_se_q *state_out) {
   (void)user, (void)features, (void)state_in, (void)mask, (void)state_out;
   return 0;
 }

@@ -243,9 +243,10 @@ def _register_enhance(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--tflite",
         action="store_true",
-        help="use the exported int8 model (what the device will output)",
+        help="use the exported device model, frame by frame in TFLite Micro (what the device "
+        "will output)",
     )
-    _add_int16_arg(p)
+    _add_candidate_args(p)
     p.set_defaults(func=lambda args: _stage("enhance").command(args, _exported_masker(p, args)))
 
 
@@ -267,8 +268,8 @@ def _register_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--tflite",
         action="store_true",
-        help="enhance with the exported int8 model (lstm-se export), frame by frame in TFLite "
-        "Micro; results go to eval/<testset>_int8/ beside the float ones",
+        help="enhance with the exported device model (lstm-se export), frame by frame in TFLite "
+        "Micro; results go to eval/<testset>_<kind>/ (int8 or 16x8) beside the float ones",
     )
     p.add_argument(
         "--allow-length-mismatch",
@@ -283,39 +284,54 @@ def _register_evaluate(sub: argparse._SubParsersAction) -> None:
         metavar="SHARE",
         help="exit 1 when more than this share (0..1) of the pairs was skipped (default 0: any)",
     )
-    _add_int16_arg(p)
+    _add_candidate_args(p)
     p.set_defaults(func=lambda args: _stage("evaluate").command(args, _exported_masker(p, args)))
 
 
-def _add_int16_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
+def _add_candidate_args(p: argparse.ArgumentParser) -> None:
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "--int8",
+        action="store_true",
+        help="with --tflite: the int8 candidate instead of the device model",
+    )
+    group.add_argument(
         "--int16",
         action="store_true",
-        help="with --tflite: the 16x8 model instead (int16 activations; lstm-se export --int16)",
+        help="with --tflite: the 16x8 candidate (int16 activations) instead of the device model",
     )
 
 
 def _exported_masker(
     p: argparse.ArgumentParser, args: argparse.Namespace
 ) -> Callable[..., Any] | None:
-    """The tflite_masker factory that --tflite [--int16] asks for, or None without --tflite."""
-    if args.int16 and not args.tflite:
-        p.error("--int16 goes with --tflite (it picks the exported 16x8 model)")
+    """The tflite_masker factory that --tflite [--int8 | --int16] asks for, or None."""
+    flag = "--int8" if args.int8 else "--int16" if args.int16 else None
+    if flag and not args.tflite:
+        p.error(f"{flag} goes with --tflite (it picks an exported candidate model)")
     if not args.tflite:
         return None
     maskers = _stage("tflite_masker")
-    return maskers.int16_masker if args.int16 else maskers.int8_masker
+    if args.int8:
+        return maskers.int8_masker
+    return maskers.int16_masker if args.int16 else maskers.device_masker
 
 
 def _register_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "export",
-        help="int8 TFLite (Micro) model, C array and MCU budget",
-        description="Export a run for the STM32F746: float and int8 TFLite, "
-        "verified in TFLite Micro, a C array and the budget report.",
+        help="the device model for the STM32F746 (TFLite Micro), its C array and budget",
+        description="Export a run for the STM32F746: every device candidate (int8, 16x8) "
+        "converted, verified in TFLite Micro against float and budgeted; the chosen one as "
+        "model_device.tflite with its C array and the firmware's constants.",
     )
     p.add_argument("--run", required=True, help="run folder, e.g. result/demo")
-    p.add_argument("--int16", action="store_true", help="also export 16x8 (int16 activations)")
+    p.add_argument(
+        "--all-c-arrays",
+        action="store_true",
+        help="also write every candidate's C array (model_int8.cc, model_16x8.cc)",
+    )
+    p.add_argument("--int16", action="store_true", help=argparse.SUPPRESS)  # always now
     p.set_defaults(func=lambda args: _stage("export").command(args))
 
 

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 import types
 import typing
@@ -192,6 +193,11 @@ class ModelConfig:
     loss_power: float = _doc("power-law exponent p of the compressed loss", default=0.3)
     loss_alpha: float = _doc(
         "weight of the complex term of the compressed loss (1 - alpha: magnitude)", default=0.3
+    )
+    cell_clip: float = _doc(
+        "bound of every LSTM cell state, clipped to [-cell_clip, cell_clip] at each step in "
+        "training and in the exported model (0: unbounded); a recipe option for int8 export",
+        default=0.0,
     )
     path: str = _doc("a .keras model to start from (empty: new weights)", default="")
     ckpt: str = _doc("a checkpoint to load weights from (empty: none)", default="")
@@ -385,6 +391,9 @@ def _coerce(key: str, tp: Any, value: Any) -> Any:
             raise ConfigError(f"'{key}' must be an integer, got {type(value).__name__} {value!r}")
         return value
     if tp is float:
+        if isinstance(value, str) and _EXPONENT_NUMBER.fullmatch(value.strip()):
+            # YAML 1.1 (PyYAML) reads 3e-4 as a string: it wants 3.0e-4. Both mean the number.
+            return float(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"'{key}' must be a number, got {type(value).__name__} {value!r}")
         return float(value)
@@ -435,6 +444,10 @@ def _apply_legacy(data: dict[str, Any]) -> dict[str, Any]:
         model["units"] = model.pop("lstm_layer")
         data = {**data, "model": model}
     return data
+
+
+_EXPONENT_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+"""A number in exponent notation without the dot YAML 1.1 asks for (1e-3, 5E+2)."""
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -547,6 +560,7 @@ _RANGES: tuple[tuple[str, float, bool], ...] = (
     ("dset.shard_mb", 0, False),
     ("dset.workers", 0, True),
     ("model.compression_power", 0, False),
+    ("model.cell_clip", 0, True),
     ("model.loss_power", 0, False),
     ("model.dense_units", 0, True),
     ("model.n_mels", 0, True),

@@ -534,7 +534,7 @@ def enhance_files(
 
 
 def command(args: argparse.Namespace, masker_factory: MaskerFactory | None = None) -> int:
-    """`lstm-se enhance --run DIR INPUT... --out DIR [--streaming] [--tflite [--int16]]
+    """`lstm-se enhance --run DIR INPUT... --out DIR [--streaming] [--tflite [--int8|--int16]]
     [--overwrite] [--keep-rate]`.
 
     Exit status 0 when every file was enhanced, 1 when any failed, 2 on a usage error.

@@ -17,12 +17,12 @@ pair comes from a `snr<value>_` file-name prefix (`snr-3_440c0403.wav`) or else 
 
 For every pair the noisy input and the enhanced output are scored against the clean reference
 (`metrics.score_all`; scoring runs in a pool of processes while the model enhances the next
-files). The Keras model enhances offline; with `--tflite` the run's exported int8 model
-(`<run>/export/model_int8.tflite`, from `lstm-se export`) enhances frame by frame in TFLite
-Micro, as `lstm-se enhance --tflite` does, and the results go to `<testset name>_int8/` beside
-the float ones; `--tflite --int16` does the same with the 16x8 model (`model_16x8.tflite`,
-from `lstm-se export --int16`) into `<testset name>_16x8/`. Written to
-`<run>/eval/<testset name>[_int8|_16x8]/`:
+files). The Keras model enhances offline; with `--tflite` the run's exported device model
+(`<run>/export/model_device.tflite`, the one `lstm-se export` chose) enhances frame by frame in
+TFLite Micro, as `lstm-se enhance --tflite` does, and the results go to `<testset name>_<kind>/`
+beside the float ones, where kind is what the device model is (int8 or 16x8); `--tflite --int8`
+and `--tflite --int16` score a candidate (`model_int8.tflite`, `model_16x8.tflite`) instead.
+Written to `<run>/eval/<testset name>[_int8|_16x8]/`:
 
 | file | content |
 |---|---|
@@ -620,10 +620,10 @@ def evaluate_run(
     A pair of different lengths is skipped (listed in `failed` with reason
     'length_mismatch'); `allow_length_mismatch` scores it on the common length and counts the
     samples cut (`length_mismatch` in the result).
-    `masker_factory` (as `lstm-se evaluate --tflite` passes `tflite_masker.int8_masker`):
+    `masker_factory` (as `lstm-se evaluate --tflite` passes `tflite_masker.device_masker`):
     enhance frame by frame with the masker it builds for the run, i.e. an exported model,
     instead of the Keras model; the results go to `eval_dir(run, name, kind)`, where `kind` is the
-    masker's own `kind`: the exported model it runs ('int8', or '16x8' for `--tflite --int16`).
+    masker's own `kind`: the exported model it runs ('int8' or '16x8').
     """
     from . import enhance
 
@@ -801,10 +801,10 @@ def _write_example(out: Path, pair: Pair, enhanced: np.ndarray, rate: int) -> No
 
 
 def command(args: argparse.Namespace, masker_factory: MaskerFactory | None = None) -> int:
-    """`lstm-se evaluate --run DIR [--testset DIR] [--tflite [--int16]]`: prints the table; 1 if
-    any pair failed, 2 if nothing could be evaluated. `masker_factory` is what `--tflite` uses
-    (the CLI passes `tflite_masker.int8_masker`, or `tflite_masker.int16_masker` with `--int16`:
-    tflite_masker comes later in the pipeline than this module)."""
+    """`lstm-se evaluate --run DIR [--testset DIR] [--tflite [--int8 | --int16]]`: prints the
+    table; 1 if any pair failed, 2 if nothing could be evaluated. `masker_factory` is what
+    `--tflite` uses (the CLI passes `tflite_masker.device_masker`, or a candidate's with
+    `--int8`/`--int16`: tflite_masker comes later in the pipeline than this module)."""
     from .enhance import EnhanceError
 
     if getattr(args, "tflite", False) and masker_factory is None:

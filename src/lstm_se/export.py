@@ -1,22 +1,28 @@
-"""`lstm-se export`: float, int8 (and 16x8) TFLite, their C arrays and export.json for a run.
+"""`lstm-se export`: the device model for the STM32F746, its C array and export.json for a run.
 
-`lstm-se export --run result/<name> [--int16]` writes into `result/<name>/export/`:
+`lstm-se export --run result/<name> [--all-c-arrays]` converts the trained model into every
+device candidate, measures each in TFLite Micro, picks the device model (`device_choice`) and
+writes into `result/<name>/export/`:
 
-- `model_float.tflite`: float32 one-frame model (compressed magnitude in, mask and state out);
-- `model_int8.tflite`: full-integer int8 (int8 weights, activations, input and output);
-- `model_16x8.tflite`: int16 activations and int8 weights (only with `--int16`);
-- `model_int8.cc` / `.h`: the int8 model as a 16-byte aligned C array with its length, the
-  tensor positions, shapes, scales and zero points, for TFLite Micro firmware;
-- `model_16x8.cc` / `.h`: the same for the 16x8 model (only with `--int16`; symbols
-  `lstm_se_16x8_*`, so firmware can hold both);
-- `export.json`: sizes, op list, quantization parameters, representative data, measured
-  arena, MACs per frame, the STM32F746 budget and the int8-vs-float verification.
+- `model_device.tflite`: the chosen device model (a copy of one candidate's bytes);
+- `model_device.cc` / `.h`: it as a 16-byte aligned C array with its length, the tensor
+  positions, shapes, scales and zero points (symbols `lstm_se_*`), for TFLite Micro firmware;
+- `lstm_se_dsp_config.h`: the firmware's signal-path constants for it (`firmware_header`);
+- `model_float.tflite`: float32 one-frame model (compressed magnitude in, mask and state out),
+  the reference the candidates are checked against;
+- `model_int8.tflite`: candidate, full-integer int8 (int8 weights, activations, input, output);
+- `model_16x8.tflite`: candidate, int16 activations and int8 weights;
+- `model_int8.cc` / `.h`, `model_16x8.cc` / `.h`: the candidates' C arrays (only with
+  `--all-c-arrays`; symbols `lstm_se_int8_*`, `lstm_se_16x8_*`);
+- `export.json`: sizes, op lists, quantization parameters, representative data, measured
+  arenas, MACs per frame, each candidate's STM32F746 budget and verification against float,
+  and `device`: the chosen kind, the reason and every candidate's figures.
 
 The stages, each in its own module: conversion (`convert`, in a child process: the converter
 is native code that can crash), the model's description (`tflite_info`), the TFLite Micro
 checks (`mcu`: arena in `tflm_arena`, budget in `mcu_budget`, verification in `verify`, also
-in a child process, since TFLite Micro, too, can abort the process) and the C output
-(`c_array`). This module runs them and writes the files.
+in a child process, since TFLite Micro, too, can abort the process), the choice
+(`device_choice`) and the C output (`c_array`). This module runs them and writes the files.
 """
 
 from __future__ import annotations
@@ -39,10 +45,10 @@ from typing import Any
 from . import config as config_mod
 from .c_array import write_c_array
 from .convert import REP_SEGMENTS
+from .device_choice import choose
 from .export_files import (
     C_ARRAYS,
-    C_HEADER_16X8_FILE,
-    C_SOURCE_16X8_FILE,
+    DEVICE_FILE,
     DEVICE_KINDS,
     FLOAT_FILE,
     INT8_FILE,
@@ -55,7 +61,7 @@ from .export_files import (
     report_key,
     sha256_bytes,
 )
-from .firmware import export_dsp_header
+from .firmware_header import export_dsp_header
 from .tflite_info import ModelInfo, describe, output_names, quantization_table
 
 log = logging.getLogger(__name__)
@@ -106,10 +112,10 @@ def _run_child(
     raise ExportError(f"{what} failed{stage} (exit {proc.returncode}):\n{_tail(proc.stderr)}")
 
 
-def _convert_in_child(run_dir: Path, work: Path, int16: bool, segments: int) -> dict[str, Any]:
+def _convert_in_child(run_dir: Path, work: Path, segments: int) -> dict[str, Any]:
     spec = work / "convert_spec.json"
     spec.write_text(
-        json.dumps({"run": str(run_dir), "out": str(work), "int16": int16, "segments": segments})
+        json.dumps({"run": str(run_dir), "out": str(work), "int16": True, "segments": segments})
     )
     _run_child(
         ["-m", "lstm_se.convert", str(spec)],
@@ -120,9 +126,7 @@ def _convert_in_child(run_dir: Path, work: Path, int16: bool, segments: int) -> 
     return json.loads((work / "representative.json").read_text())
 
 
-def _check_in_child(
-    run_dir: Path, work: Path, int16: bool, max_clips: int | None
-) -> dict[str, Any]:
+def _check_in_child(run_dir: Path, work: Path, max_clips: int | None) -> dict[str, Any]:
     out = work / "mcu.json"
     args = [
         "-m",
@@ -136,9 +140,9 @@ def _check_in_child(
         str(work / FLOAT_FILE),
         "--json",
         str(out),
+        "--model-16x8",
+        str(work / INT16_FILE),
     ]
-    if int16:
-        args += ["--model-16x8", str(work / INT16_FILE)]
     if max_clips is not None:
         args += ["--max-clips", str(max_clips)]
     _run_child(args, "TFLite Micro check (lstm_se.mcu)", CHECK_TIMEOUT_S)
@@ -160,15 +164,17 @@ class ExportResult:
 
 def export_run(
     run_dir: str | os.PathLike[str],
-    int16: bool = False,
+    all_c_arrays: bool = False,
     segments: int = REP_SEGMENTS,
     max_clips: int | None = None,
     check: bool = True,
 ) -> ExportResult:
     """Export a run into `<run>/export/` (see the module doc); returns paths and the report.
 
-    `max_clips` caps the test clips of the verification (verify.DEFAULT_MAX_CLIPS when None);
-    `check=False` skips the TFLite Micro checks (no arena, budget or verification).
+    `all_c_arrays` also writes each candidate's C array; `max_clips` caps the test clips of
+    the verification (verify.DEFAULT_MAX_CLIPS when None); `check=False` skips the TFLite Micro
+    checks (no arena, budget or verification), and the device model is then the int8 one,
+    unverified.
     """
     run_dir = Path(run_dir)
     try:
@@ -180,41 +186,44 @@ def export_run(
     work = Path(tempfile.mkdtemp(prefix=".work-", dir=folder))
     try:
         start = time.perf_counter()
-        log.info("converting %s (float, int8%s) in a child process", run_dir, ", 16x8" * int16)
-        rep = _convert_in_child(run_dir, work, int16, segments)
+        log.info("converting %s (float, int8, 16x8) in a child process", run_dir)
+        rep = _convert_in_child(run_dir, work, segments)
         log.info("converted in %.1f s", time.perf_counter() - start)
-        kinds = ["float", "int8", *(["16x8"] if int16 else [])]
+        kinds = ["float", *DEVICE_KINDS]
         models = {k: _Model.read(work / MODEL_FILES[k], cfg) for k in kinds}
         mcu_report: dict[str, Any] = {}
         if check:
             start = time.perf_counter()
-            log.info("TFLite Micro checks (arena, budget, int8 vs float) in a child process")
+            log.info("TFLite Micro checks (arena, budget, candidates vs float) in a child process")
             try:
-                mcu_report = _check_in_child(run_dir, work, int16, max_clips)
+                mcu_report = _check_in_child(run_dir, work, max_clips)
             except ExportError as exc:
                 # The models are good; only their check failed. Write them, and say so in
                 # export.json and in the exit status, rather than throw the conversion away.
                 log.error("%s", exc)
                 mcu_report = {"check_error": str(exc)}
             log.info("checked in %.1f s", time.perf_counter() - start)
+        report = _report(run_dir, cfg, models, rep, mcu_report)
+        device = report["device"]["kind"]
+        atomic_write_bytes(work / DEVICE_FILE, models[device].data)
+        c_kinds = {"device": device, **({k: k for k in DEVICE_KINDS} if all_c_arrays else {})}
         c_files = []
-        for kind in kinds[1:]:
+        for array, kind in c_kinds.items():
             arena = mcu_report.get(report_key("arena", kind), {}).get("recommended_bytes")
             m = models[kind]
-            c_files += write_c_array(work, m.info, m.data, cfg, arena, m.sha256, *C_ARRAYS[kind])
-        report = _report(run_dir, cfg, models, rep, mcu_report)
-        files = [*(MODEL_FILES[k] for k in kinds), *c_files]
+            c_files += write_c_array(work, m.info, m.data, cfg, arena, m.sha256, *C_ARRAYS[array])
+        files = [*(MODEL_FILES[k] for k in kinds), DEVICE_FILE, *c_files]
         result = ExportResult(folder)
         for name in files:
             os.replace(work / name, folder / name)  # same folder tree: an atomic rename
             result.files[name] = folder / name
-        if not int16:
-            # A 16x8 model from an earlier export would no longer match the int8 one.
-            for name in (INT16_FILE, C_HEADER_16X8_FILE, C_SOURCE_16X8_FILE):
-                if (folder / name).exists():
-                    (folder / name).unlink()
-                    log.info("removed %s of an earlier export (no --int16 this time)", name)
-        # The firmware's constants (window, quantization, sizes) for this very model.
+        # C arrays of an earlier export that this one did not write would describe other bytes.
+        stale = {n for kind in DEVICE_KINDS for n in C_ARRAYS[kind][:2]} - set(files)
+        for name in sorted(stale):
+            if (folder / name).exists():
+                (folder / name).unlink()
+                log.info("removed %s of an earlier export (no --all-c-arrays this time)", name)
+        # The firmware's constants (window, quantization, sizes) for the device model.
         header = export_dsp_header(folder, cfg, report)
         if header is not None:
             result.files[header.name] = header
@@ -249,18 +258,7 @@ def _report(
     rep: dict[str, Any],
     mcu_report: dict[str, Any],
 ) -> dict[str, Any]:
-    c_arrays = {
-        report_key("c_array", kind): {
-            "header": C_ARRAYS[kind][0],
-            "source": C_ARRAYS[kind][1],
-            "symbol": f"{C_ARRAYS[kind][2]}_model",
-            "bytes": len(models[kind].data),
-            "alignment": 16,
-        }
-        for kind in DEVICE_KINDS
-        if kind in models
-    }
-    return {
+    report: dict[str, Any] = {
         "run": run_dir.name,
         "model": {
             "layers": cfg.model.layers,
@@ -283,81 +281,85 @@ def _report(
         },
         "op_list": [op.op for op in models["int8"].info.ops],
         "representative": rep,
-        **c_arrays,
         **mcu_report,
     }
+    if "check_error" in mcu_report or not mcu_report:
+        # Nothing measured: the int8 model, as before the candidates were compared.
+        why = "the TFLite Micro check failed" if mcu_report else "exported without the check"
+        report["device"] = {"kind": "int8", "reason": f"{why}: int8, unverified", "candidates": {}}
+    else:
+        report["device"] = choose(report)
+    device = report["device"]["kind"]
+    report["device"] |= {
+        "file": DEVICE_FILE,
+        "sha256": models[device].sha256,
+        "c_array": {
+            "header": C_ARRAYS["device"][0],
+            "source": C_ARRAYS["device"][1],
+            "symbol": f"{C_ARRAYS['device'][2]}_model",
+            "bytes": len(models[device].data),
+            "alignment": 16,
+        },
+    }
+    return report
 
 
 def summary_lines(report: dict[str, Any]) -> list[str]:
-    """Human-readable lines for the log: sizes, ops, arena, MACs, budget, verification."""
+    """Human-readable lines for the log: sizes, ops, budgets, verification, the device choice."""
     lines = []
     for key, m in report["models"].items():
         lines.append(f"{key:>6}: {m['file']} {m['bytes']:,} bytes")
-    ops = report["models"]["int8"]["ops"]
-    lines.append("int8 ops: " + ", ".join(f"{k} x{v}" for k, v in ops.items()))
-    if "budget" in report:
-        lines.extend(report["budget"]["table"].splitlines())
-    if "budget_16x8" in report:
-        lines.append("16x8 model:")
-        lines.extend(report["budget_16x8"]["table"].splitlines())
+    for kind in DEVICE_KINDS:
+        ops = report["models"][kind]["ops"]
+        lines.append(f"{kind} ops: " + ", ".join(f"{k} x{v}" for k, v in ops.items()))
+        budget = report.get(report_key("budget", kind))
+        if budget:
+            lines.append(f"{kind} model:")
+            lines.extend(budget["table"].splitlines())
     ver = report.get("verification", {})
     if "mask_snr_db_by_model" in ver:
         lines.append(f"verification on {ver['source']} ({ver['frames']} frames)")
         lines.append(
-            "mask SNR vs float Keras (dB): "
+            "mask SNR vs float Keras (dB, reported, not a target): "
             + ", ".join(f"{k} {v}" for k, v in ver["mask_snr_db_by_model"].items())
         )
-        lines.append(
-            "masked-spectrum SNR vs float Keras (dB): "
-            + ", ".join(f"{k} {v}" for k, v in ver["masked_spectrum_snr_db_by_model"].items())
-        )
-    elif "mask_snr_db" in ver:
-        lines.append(f"mask SNR int8 vs float Keras: {ver['mask_snr_db']} dB ({ver['source']})")
     if "audio" in ver:
         lines.extend(ver["audio"].get("table", "").splitlines())
+    device = report.get("device")
+    if device:
+        lines.append(f"device model: {device['kind']} -> {device['file']}: {device['reason']}")
     return lines
 
 
-def target_warnings(report: Mapping[str, Any], run_dir: str | os.PathLike[str]) -> list[str]:
-    """The verification targets each model missed, and what to do when the int8 model missed
-    one: the 16x8 model (measured when exported with --int16) and where the error comes from."""
-    ver = report.get("verification", {})
-    missed = {
-        kind: [k for k, ok in ver[report_key("targets", kind)].items() if not ok]
-        for kind in DEVICE_KINDS
-        if report_key("targets", kind) in ver
-    }
-    lines = [
-        f"verification target missed by the {kind} model: {'; '.join(keys)}"
-        for kind, keys in missed.items()
-        if keys
+def target_warnings(report: Mapping[str, Any]) -> list[str]:
+    """What the chosen device model misses (fidelity against float, budget, frame share)."""
+    device = report.get("device", {})
+    cand = device.get("candidates", {}).get(device.get("kind"))
+    if not cand:
+        return []
+    missed = [k for k, ok in cand.get("fidelity", {}).items() if not ok]
+    if not cand["fits"]:
+        missed.append("the STM32F746 budget or half the frame")
+    if not missed:
+        return []
+    return [
+        f"the device model ({device['kind']}) misses: {'; '.join(missed)}. Every candidate's "
+        "figures are in export.json ('device'); where the int8 error comes from: "
+        "python bench/int8_error.py (docs/export.md)"
     ]
-    int8_missed = bool(missed.get("int8"))
-    if "16x8" in missed:
-        if int8_missed and not missed["16x8"]:
-            lines.append(f"the 16x8 model meets every target: {INT16_FILE}, {C_SOURCE_16X8_FILE}")
-    elif int8_missed:
-        lines.append(
-            f"`lstm-se export --run {run_dir} --int16` adds the 16x8 model (int16 activations), "
-            "which met every target on the trained runs in docs/export.md"
-        )
-    if int8_missed:
-        lines.append(
-            f"where the int8 error comes from: python bench/int8_error.py --run {run_dir} "
-            "(docs/export.md, 'Where the int8 error comes from')"
-        )
-    return lines
 
 
 def command(args: argparse.Namespace) -> int:
-    """`lstm-se export --run DIR [--int16]`.
+    """`lstm-se export --run DIR [--all-c-arrays]`.
 
-    Exit 0 when exported and checked (an over-budget model or a missed verification target
-    is a warning: the numbers are in the log and export.json), 1 when the files were written
-    but the TFLite Micro check failed, 2 when the export failed.
+    Exit 0 when exported and checked (an over-budget model or a missed target is a warning:
+    the numbers are in the log and export.json), 1 when the files were written but the TFLite
+    Micro check failed, 2 when the export failed.
     """
+    if getattr(args, "int16", False):
+        log.info("--int16 is no longer needed: the 16x8 model is always a candidate")
     try:
-        result = export_run(args.run, int16=bool(getattr(args, "int16", False)))
+        result = export_run(args.run, all_c_arrays=bool(getattr(args, "all_c_arrays", False)))
     except (ExportError, config_mod.ConfigError) as exc:
         log.error("export failed: %s", exc)
         return 2
@@ -371,7 +373,7 @@ def command(args: argparse.Namespace) -> int:
                 kind,
                 ", ".join(r["name"] for r in budget["rows"] if not r["pass"]),
             )
-    for line in target_warnings(result.report, args.run):
+    for line in target_warnings(result.report):
         log.warning("%s", line)
     log.info("wrote %s", ", ".join(str(p) for p in result.files.values()))
     if "check_error" in result.report:

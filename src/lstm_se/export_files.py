@@ -19,15 +19,19 @@ EXPORT_DIR = "export"
 FLOAT_FILE = "model_float.tflite"
 INT8_FILE = "model_int8.tflite"
 INT16_FILE = "model_16x8.tflite"
+DEVICE_FILE = "model_device.tflite"
 C_SOURCE_FILE = "model_int8.cc"
 C_HEADER_FILE = "model_int8.h"
 C_SOURCE_16X8_FILE = "model_16x8.cc"
 C_HEADER_16X8_FILE = "model_16x8.h"
+C_SOURCE_DEVICE_FILE = "model_device.cc"
+C_HEADER_DEVICE_FILE = "model_device.h"
 JSON_FILE = "export.json"
 
-#: C identifier prefix of everything in the generated header and source (the 16x8 model's
-#: has its own, so that firmware can build both in).
+#: C identifier prefix of everything in the device model's generated header and source; each
+#: candidate's C array (`lstm-se export --all-c-arrays`) has its own, so firmware can hold several.
 C_PREFIX = "lstm_se"
+C_PREFIX_INT8 = "lstm_se_int8"
 C_PREFIX_16X8 = "lstm_se_16x8"
 
 MODEL_FILES = {"float": FLOAT_FILE, "int8": INT8_FILE, "16x8": INT16_FILE}
@@ -43,10 +47,11 @@ def report_key(name: str, kind: str) -> str:
 
 
 C_ARRAYS = {
-    "int8": (C_HEADER_FILE, C_SOURCE_FILE, C_PREFIX),
+    "device": (C_HEADER_DEVICE_FILE, C_SOURCE_DEVICE_FILE, C_PREFIX),
+    "int8": (C_HEADER_FILE, C_SOURCE_FILE, C_PREFIX_INT8),
     "16x8": (C_HEADER_16X8_FILE, C_SOURCE_16X8_FILE, C_PREFIX_16X8),
 }
-"""The C array of each device model: header, source and symbol prefix."""
+"""The C array of the device model and of each candidate: header, source and symbol prefix."""
 
 
 class ExportError(LstmSeError, RuntimeError):

@@ -1,16 +1,13 @@
-"""The firmware's generated constants and its builds (host shared object, Cortex-M7 ELF).
+"""The firmware's builds (host shared object, Cortex-M7 ELF, qemu run) and its host harness.
 
-`firmware/` (portable C99) runs the streaming path of `lstm-se enhance --streaming` around the
-exported int8 model, one hop per call. Every number it needs (window, hop, FFT scale, the
-frontend, the frame and mask quantization, the state tensors, the overlap-add envelope) comes
-from `lstm_se_dsp_config.h`, which `dsp_header` writes from a run's config and its export
-report (`export/export.json`): the firmware never copies a number by hand.
+`firmware/` (portable C99) runs the streaming path of `lstm-se enhance --streaming --tflite`
+around the exported device model, one hop per call, with the constants of the generated
+`lstm_se_dsp_config.h` (`firmware_header`). This module builds it for the host (a shared
+object driven through ctypes, `HostFirmware`, with the model call answered by TFLite Micro's
+Python interpreter, `TflmModel`) and for the Cortex-M7 (`build_m7`, run in qemu by `run_qemu`).
 
     python -m lstm_se.firmware header --run pretrained/lstm-2x128   # -> <run>/export/
     python -m lstm_se.firmware build --target host|m7 --out DIR     # see docs/firmware.md
-
-What the firmware does not implement is refused here, at generation time, with the reason:
-mel input, utterance normalization (`dset.normalize`), centred frames, 16x8 or float models.
 """
 
 from __future__ import annotations
@@ -24,19 +21,24 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import LstmSeError, features
 from . import config as config_mod
+from .firmware_header import (
+    DSP_HEADER,
+    FirmwareError,
+    device_model,
+    elements,
+    q_dtype,
+    states,
+    tensors,
+    write_dsp_header,
+)
 
 log = logging.getLogger(__name__)
-
-DSP_HEADER = "lstm_se_dsp_config.h"
-"""The generated header's name: `firmware/include/lstm_se.h` includes it by this name."""
 
 FIRMWARE_DIR = Path(__file__).resolve().parents[2] / "firmware"
 CMSIS_DIR = FIRMWARE_DIR / "third_party" / "CMSIS-DSP"
@@ -72,283 +74,6 @@ COMMON_FLAGS = (
 M7_FLAGS = ("-mcpu=cortex-m7", "-mfpu=fpv5-sp-d16", "-mfloat-abi=hard", "-mthumb")
 ARM_CC = "arm-none-eabi-gcc"
 QEMU = "qemu-system-arm"
-COMPRESSIONS = {"none": 0, "power": 1, "log1p": 2}
-
-
-class FirmwareError(LstmSeError, RuntimeError):
-    """A run the firmware cannot serve, or a build that failed; the message says why."""
-
-
-# ---------------------------------------------------------------------------------------------
-# constants
-
-
-@dataclass(frozen=True)
-class StateTensor:
-    """One carried state: its name, size and the quantization of its input and output."""
-
-    name: str
-    size: int
-    input_position: int
-    output_position: int
-    input_scale: float
-    input_zero_point: int
-    output_scale: float
-    output_zero_point: int
-
-    @property
-    def same_quantization(self) -> bool:
-        """Output feeds input unchanged (TFLiteMasker._carry requantizes otherwise)."""
-        return (self.output_scale, self.output_zero_point) == (
-            self.input_scale,
-            self.input_zero_point,
-        )
-
-
-def state_names(layers: int) -> list[str]:
-    """Carry order of the state tensors, as `model.state_names` has it: h_1, c_1, h_2, ..."""
-    return [f"{k}_{i}" for i in range(1, layers + 1) for k in ("h", "c")]
-
-
-def _tensors(model: Mapping[str, Any], side: str) -> dict[str, Mapping[str, Any]]:
-    return {t["name"]: t for t in model[side]}
-
-
-def _elements(t: Mapping[str, Any]) -> int:
-    return int(np.prod(t["shape"]))
-
-
-def check_supported(cfg: config_mod.Config, report: Mapping[str, Any]) -> None:
-    """Raise FirmwareError naming every setting of `cfg`/the export the firmware lacks."""
-    d, m = cfg.dset, cfg.model
-    problems = []
-    if d.center:
-        problems.append("dset.center is true: frames need n_fft/2 samples of look-ahead")
-    if d.normalize != "none":
-        problems.append(
-            f"dset.normalize is '{d.normalize}': the statistics of the whole input are unknown "
-            "to a device before it ends"
-        )
-    if not d.fft:
-        problems.append("dset.fft is false: the firmware computes STFT magnitudes")
-    if m.n_mels:
-        problems.append(f"model.n_mels is {m.n_mels}: the mel projection is not implemented")
-    if m.input_norm not in ("none", "per-bin"):
-        problems.append(f"model.input_norm '{m.input_norm}' is not folded into the model")
-    if m.compression not in COMPRESSIONS:
-        problems.append(f"model.compression '{m.compression}' ({', '.join(COMPRESSIONS)})")
-    n = d.n_fft
-    if n & (n - 1) or not 32 <= n <= 4096:
-        problems.append(f"dset.n_fft {n}: CMSIS-DSP's real FFT takes powers of two, 32 to 4096")
-    if d.hop_length > n:
-        problems.append(f"dset.hop_length {d.hop_length} exceeds n_fft {n}")
-    model = report.get("models", {}).get("int8")
-    if model is None:
-        problems.append("the export report has no int8 model (run `lstm-se export`)")
-    else:
-        for side in ("inputs", "outputs"):
-            for t in model[side]:
-                if t["dtype"] != "int8":
-                    problems.append(f"{side[:-1]} '{t['name']}' is {t['dtype']}, not int8")
-        ins, outs = _tensors(model, "inputs"), _tensors(model, "outputs")
-        want_in, want_out = {"frame", *state_names(m.layers)}, {"mask", *state_names(m.layers)}
-        if set(ins) != want_in or set(outs) != want_out:
-            problems.append(
-                f"the int8 model's tensors {sorted(ins)} -> {sorted(outs)} are not "
-                f"{sorted(want_in)} -> {sorted(want_out)}"
-            )
-        else:
-            bins = n // 2 + 1
-            for t in (ins["frame"], outs["mask"]):
-                if _elements(t) != bins:
-                    problems.append(f"'{t['name']}' has {_elements(t)} values, not {bins} bins")
-            for name in state_names(m.layers):
-                if _elements(ins[name]) != _elements(outs[name]):
-                    problems.append(f"state '{name}' input and output sizes differ")
-    if problems:
-        raise FirmwareError(
-            "the firmware cannot run this model: " + "; ".join(problems) + " (docs/firmware.md)"
-        )
-
-
-def states(cfg: config_mod.Config, report: Mapping[str, Any]) -> list[StateTensor]:
-    """The int8 model's state tensors in carry order."""
-    model = report["models"]["int8"]
-    ins, outs = _tensors(model, "inputs"), _tensors(model, "outputs")
-    return [
-        StateTensor(
-            name,
-            _elements(ins[name]),
-            int(ins[name]["position"]),
-            int(outs[name]["position"]),
-            float(ins[name]["scale"]),
-            int(ins[name]["zero_point"]),
-            float(outs[name]["scale"]),
-            int(outs[name]["zero_point"]),
-        )
-        for name in state_names(cfg.model.layers)
-    ]
-
-
-def inverse_envelope(n_fft: int, hop: int, win_length: int) -> np.ndarray:
-    """1 / the steady-state overlap-add envelope of the hop leaving the accumulator (0 where
-    it is 0), computed as `enhance.StreamingEnhancer` does."""
-    w2 = features.window(n_fft, win_length) ** 2
-    env = np.zeros(hop)
-    for start in range(0, n_fft, hop):
-        part = w2[start : start + hop]
-        env[: len(part)] += part
-    return np.where(env > 1e-10, 1.0 / np.where(env > 1e-10, env, 1.0), 0.0)
-
-
-def _c_double(x: float) -> str:
-    # repr is the shortest decimal that reads back as the same double: the C compiler then
-    # gets exactly Python's value (and a float32 value stays exact when stored as float).
-    r = repr(float(x))
-    return r if any(c in r for c in ".en") else r + ".0"
-
-
-def _c_float(x: float) -> str:
-    return _c_double(float(np.float32(x))) + "f"
-
-
-def _c_list(values: Sequence[Any], per_line: int = 4) -> str:
-    items = [str(v) for v in values]
-    lines = [", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)]
-    return "{ \\\n    " + ", \\\n    ".join(lines) + " \\\n  }"
-
-
-def dsp_header(cfg: config_mod.Config, report: Mapping[str, Any]) -> str:
-    """`lstm_se_dsp_config.h` for a run's config and its export report (export.json)."""
-    from .model import _POWER_FLOOR  # the frontend's floor, where model.compress keeps it
-
-    check_supported(cfg, report)
-    d, m = cfg.dset, cfg.model
-    n, hop = d.n_fft, d.hop_length
-    win = d.win_length or n
-    model = report["models"]["int8"]
-    frame, mask = _tensors(model, "inputs")["frame"], _tensors(model, "outputs")["mask"]
-    st = states(cfg, report)
-    offsets = np.cumsum([0] + [s.size for s in st[:-1]]).tolist()
-    window = features.window(n, win)
-    inv_env = inverse_envelope(n, hop, win)
-    arena = report.get("arena", {}).get("recommended_bytes")
-
-    def arr(values: Sequence[Any]) -> str:
-        return "{" + ", ".join(str(v) for v in values) + "}"
-
-    def define(name: str, value: Any, why: str = "") -> str:
-        return (f"/* {why} */\n" if why else "") + f"#define LSTM_SE_DSP_{name} {value}"
-
-    lines = [
-        "/* Generated by lstm_se.firmware.dsp_header (`lstm-se export`): do not edit. */",
-        f"/* Signal path constants of run '{report.get('run', '?')}' for firmware/, int8 model",
-        f" * sha256 {model['sha256']}. */",
-        "#ifndef LSTM_SE_DSP_CONFIG_H_",
-        "#define LSTM_SE_DSP_CONFIG_H_",
-        "",
-        define("MODEL_SHA256", f'"{model["sha256"]}"'),
-        define("SAMPLE_RATE", d.sample_rate),
-        define("N_FFT", n, "plain integer: lstm_se.c pastes it into the CMSIS init's name"),
-        define("HOP", hop),
-        define("WIN_LENGTH", win),
-        define("N_BINS", n // 2 + 1),
-        define("HISTORY", n - hop, "input delay of the output in samples (n_fft - hop)"),
-        define(
-            "FFT_SCALE",
-            _c_double(1.0 / n if d.fft_normalize else 1.0),
-            "|X| scale of the model input (dset.fft_normalize: 1 / n_fft)",
-        ),
-        define("COMPRESSION", COMPRESSIONS[m.compression], "0 none, 1 power (x^p), 2 log1p"),
-        define("COMPRESSION_POWER", _c_float(m.compression_power)),
-        define("POWER_FLOOR", _c_float(_POWER_FLOOR), "x^p of max(x, floor), as model.compress"),
-        define("FRAME_INPUT_POSITION", frame["position"], "TFLite input index of the frame"),
-        define("FRAME_SCALE", _c_double(frame["scale"])),
-        define("FRAME_ZERO_POINT", f"({frame['zero_point']})"),
-        define("MASK_OUTPUT_POSITION", mask["position"], "TFLite output index of the mask"),
-        define("MASK_SCALE", _c_double(mask["scale"])),
-        define("MASK_ZERO_POINT", f"({mask['zero_point']})"),
-        define("N_STATES", len(st), "state tensors, carried by lstm_se_t in this order:"),
-        define("STATE_NAMES", arr([f'"{s.name}"' for s in st])),
-        define("STATE_TOTAL", sum(s.size for s in st), "int8 values of all states"),
-        define("STATE_SIZES", arr([s.size for s in st])),
-        define("STATE_OFFSETS", arr(offsets)),
-        define(
-            "STATE_INPUT_POSITIONS",
-            arr([str(s.input_position) for s in st]),
-            "TFLite tensor indices of each state's input and output",
-        ),
-        define("STATE_OUTPUT_POSITIONS", arr([str(s.output_position) for s in st])),
-        define("STATE_INPUT_SCALES", arr([_c_double(s.input_scale) for s in st])),
-        define("STATE_INPUT_ZERO_POINTS", arr([str(s.input_zero_point) for s in st])),
-        define("STATE_OUTPUT_SCALES", arr([_c_double(s.output_scale) for s in st])),
-        define("STATE_OUTPUT_ZERO_POINTS", arr([str(s.output_zero_point) for s in st])),
-        define(
-            "STATE_SAME_QUANTIZATION",
-            arr([str(int(s.same_quantization)) for s in st]),
-            "1: the output feeds the input as is; 0: requantized",
-        ),
-    ]
-    if arena is not None:
-        lines.append(
-            define("TENSOR_ARENA_SIZE", f"{int(arena)}u", "TFLite Micro arena (export check)")
-        )
-    lines += [
-        define(
-            "WINDOW",
-            _c_list([_c_double(v) for v in window]),
-            f"periodic Hann of {win}, centred in n_fft (features.window): analysis and synthesis",
-        ),
-        define(
-            "INVERSE_ENVELOPE",
-            _c_list([_c_double(v) for v in inv_env]),
-            "1 / overlap-add envelope of the hop that leaves the accumulator",
-        ),
-        "",
-        "#endif /* LSTM_SE_DSP_CONFIG_H_ */",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def write_dsp_header(
-    export_folder: str | os.PathLike[str],
-    cfg: config_mod.Config | None = None,
-    report: Mapping[str, Any] | None = None,
-) -> Path:
-    """Write `lstm_se_dsp_config.h` into a run's export folder; returns its path.
-
-    `cfg` defaults to the run's (the folder's parent), `report` to the folder's export.json.
-    """
-    folder = Path(export_folder)
-    if cfg is None:
-        cfg = config_mod.load_run_config(folder.parent)
-    if report is None:
-        path = folder / "export.json"
-        if not path.is_file():
-            raise FirmwareError(f"{path} does not exist: run `lstm-se export` first")
-        report = json.loads(path.read_text())
-    out = folder / DSP_HEADER
-    config_mod.atomic_write_text(out, dsp_header(cfg, report))
-    return out
-
-
-def export_dsp_header(
-    export_folder: str | os.PathLike[str], cfg: config_mod.Config, report: Mapping[str, Any]
-) -> Path | None:
-    """`lstm-se export`'s call: the header, or a warning naming what the firmware lacks (the
-    export itself does not depend on the firmware)."""
-    try:
-        path = write_dsp_header(export_folder, cfg, report)
-    except FirmwareError as exc:
-        # A header of an earlier export would describe another model: remove it.
-        (Path(export_folder) / DSP_HEADER).unlink(missing_ok=True)
-        log.warning("%s; no %s written", exc, DSP_HEADER)
-        return None
-    log.info("firmware constants: %s", path)
-    return path
-
-
 # ---------------------------------------------------------------------------------------------
 # builds
 
@@ -450,10 +175,14 @@ def elf_sizes(elf: str | os.PathLike[str]) -> dict[str, int]:
 
 
 def run_qemu(
-    elf: str | os.PathLike[str], samples: np.ndarray, workdir: str | os.PathLike[str]
+    elf: str | os.PathLike[str],
+    samples: np.ndarray,
+    workdir: str | os.PathLike[str],
+    features_dtype: np.dtype | str = np.int8,
 ) -> dict[str, Any]:
     """Run the qemu test program on float32 `samples` (a whole number of hops) under
-    `-icount shift=0`; returns the output, the features and the instructions of each frame."""
+    `-icount shift=0`; returns the output, the features (of the header's tensor type,
+    `features_dtype`) and the instructions of each frame."""
     work = Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
     np.asarray(samples, np.float32).tofile(work / "lstm_se_in.f32")
@@ -473,7 +202,7 @@ def run_qemu(
     ticks = np.fromfile(work / "lstm_se_ticks.u32", np.uint32)
     return {
         "output": np.fromfile(work / "lstm_se_out.f32", np.float32),
-        "features": np.fromfile(work / "lstm_se_features.i8", np.int8),
+        "features": np.fromfile(work / "lstm_se_features.q", features_dtype),
         "instructions": ticks.astype(np.float64) * per_tick,
         "instructions_per_tick": per_tick,
         "state_bytes": int(printed["state_bytes"]),
@@ -486,20 +215,21 @@ def run_qemu(
 ModelFn = ctypes.CFUNCTYPE(
     ctypes.c_int,
     ctypes.c_void_p,
-    ctypes.POINTER(ctypes.c_int8),
-    ctypes.POINTER(ctypes.c_int8),
-    ctypes.POINTER(ctypes.c_int8),
-    ctypes.POINTER(ctypes.c_int8),
+    ctypes.c_void_p,
+    ctypes.c_void_p,
+    ctypes.c_void_p,
+    ctypes.c_void_p,
 )
-"""lstm_se_model_fn as ctypes sees it."""
+"""lstm_se_model_fn as ctypes sees it (the tensor pointers are lstm_se_q: int8 or int16)."""
 
 
 class HostFirmware:
-    """A host build of the firmware (`build_host`), driven from Python.
+    """A host build of the firmware (`build_host`, its header made for the device model or
+    the candidate `kind`), driven from Python.
 
     `stream(model)` makes one lstm_se_t for a Python model call `model(features, state_in)
-    -> (mask, state_out)` (int8 arrays, the states concatenated in carry order);
-    `process(st, hop)` runs one hop.
+    -> (mask, state_out)` (arrays of the device model's integer type, `dtype`: int8 or int16;
+    the states concatenated in carry order); `process(st, hop)` runs one hop.
     """
 
     def __init__(
@@ -507,6 +237,7 @@ class HostFirmware:
         lib_path: str | os.PathLike[str],
         cfg: config_mod.Config,
         report: Mapping[str, Any],
+        kind: str | None = None,
     ) -> None:
         self.lib = ctypes.CDLL(str(lib_path))
         self.lib.lstm_se_state_size.restype = ctypes.c_size_t
@@ -519,9 +250,9 @@ class HostFirmware:
             ctypes.c_void_p,
         ]
         self.lib.lstm_se_strerror.restype = ctypes.c_char_p
-        model = report["models"]["int8"]
-        self.bins = _elements(_tensors(model, "inputs")["frame"])
-        self.total_state = sum(s.size for s in states(cfg, report))
+        self.bins = elements(tensors(device_model(report, kind), "inputs")["frame"])
+        self.total_state = sum(s.size for s in states(cfg, report, kind))
+        self.dtype = q_dtype(report, kind)
         self._keep: list[Any] = []  # callbacks and buffers ctypes must not collect
 
     def new_state(self) -> ctypes.Array[ctypes.c_char]:
@@ -533,14 +264,16 @@ class HostFirmware:
     def stream(self, model: Any) -> Any:
         """An initialized lstm_se_t whose model call is the Python `model`."""
         bins, total_state = self.bins, self.total_state
+        ptr = ctypes.POINTER(np.ctypeslib.as_ctypes_type(self.dtype))
+
+        def view(address: int, n: int) -> np.ndarray:
+            return np.ctypeslib.as_array(ctypes.cast(address, ptr), (n,))
 
         def call(_user: Any, feats: Any, state_in: Any, mask: Any, state_out: Any) -> int:
             try:
-                f = np.ctypeslib.as_array(feats, (bins,)).copy()
-                s = np.ctypeslib.as_array(state_in, (total_state,)).copy()
-                m, so = model(f, s)
-                np.ctypeslib.as_array(mask, (bins,))[:] = m
-                np.ctypeslib.as_array(state_out, (total_state,))[:] = so
+                m, so = model(view(feats, bins).copy(), view(state_in, total_state).copy())
+                view(mask, bins)[:] = m
+                view(state_out, total_state)[:] = so
             except Exception:  # an exception cannot cross C: report it as the model's error
                 log.exception("model call failed")
                 return 1
@@ -569,28 +302,35 @@ class HostFirmware:
 
 
 class TflmModel:
-    """The model call answered by the exported int8 model in TFLite Micro's Python
-    interpreter (as `lstm-se enhance --tflite` runs it), tensors by position from export.json.
-    The state is the caller's (lstm_se_t's): each call sets every input."""
+    """The model call answered by the exported device model (or the candidate `kind`) in
+    TFLite Micro's Python interpreter (as `lstm-se enhance --tflite` runs it), tensors by
+    position from export.json. The state is the caller's (lstm_se_t's): each call sets every
+    input."""
 
-    def __init__(self, export_folder: str | os.PathLike[str], cfg: config_mod.Config) -> None:
+    def __init__(
+        self,
+        export_folder: str | os.PathLike[str],
+        cfg: config_mod.Config,
+        kind: str | None = None,
+    ) -> None:
         from tflite_micro.python.tflite_micro import runtime
 
         folder = Path(export_folder)
         self.report = json.loads((folder / "export.json").read_text())
-        model = self.report["models"]["int8"]
+        model = device_model(self.report, kind)
         self.interp = runtime.Interpreter.from_bytes((folder / model["file"]).read_bytes())
-        ins, outs = _tensors(model, "inputs"), _tensors(model, "outputs")
+        ins, outs = tensors(model, "inputs"), tensors(model, "outputs")
+        self.shapes = {name: t["shape"] for name, t in ins.items()}
         self.frame, self.mask = ins["frame"], outs["mask"]
-        self.states = states(cfg, self.report)
+        self.states = states(cfg, self.report, kind)
         self.total = sum(s.size for s in self.states)
 
     def __call__(self, feats: np.ndarray, state_in: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         self.interp.set_input(feats.reshape(self.frame["shape"]), self.frame["position"])
         off = 0
         for s in self.states:
-            shape = _tensors(self.report["models"]["int8"], "inputs")[s.name]["shape"]
-            self.interp.set_input(state_in[off : off + s.size].reshape(shape), s.input_position)
+            part = state_in[off : off + s.size].reshape(self.shapes[s.name])
+            self.interp.set_input(part, s.input_position)
             off += s.size
         self.interp.invoke()
         mask = np.array(self.interp.get_output(self.mask["position"])).reshape(-1)

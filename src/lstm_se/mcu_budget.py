@@ -80,7 +80,7 @@ FC_KERNELS = {
 }
 """FULLY_CONNECTED throughput by activation type: (MACs per cycle, where the figure comes from)."""
 _MAC_OPS = ("FULLY_CONNECTED",)
-_ELEMENTWISE_OPS = ("ADD", "MUL", "LOGISTIC", "TANH", "SUB")
+_ELEMENTWISE_OPS = ("ADD", "MUL", "LOGISTIC", "TANH", "SUB", "MINIMUM", "MAXIMUM")
 
 
 def frame_period_s(cfg: config_mod.Config) -> float:

@@ -26,7 +26,8 @@ Streaming model (`build_streaming_model`): the same layers and weights, batch 1,
 explicit h/c state of every LSTM layer in and out, `unroll=True`. Everything between the input
 and the output is 2-D `(1, features)` except the LSTM step itself, so the model converts to
 TFLite with only FULLY_CONNECTED, ADD, MUL, LOGISTIC, TANH, SPLIT, RESHAPE and UNPACK (plus POW
-or LOG when the frontend is included; the int8 export leaves it out with `frontend=False`).
+or LOG when the frontend is included; the int8 export leaves it out with `frontend=False`; plus
+MINIMUM and MAXIMUM with a bounded cell state, `model.cell_clip`).
 """
 
 from __future__ import annotations
@@ -89,6 +90,44 @@ class InputNorm(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape
+
+
+@keras.saving.register_keras_serializable(package="lstm_se")
+class BoundedLSTMCell(keras.layers.LSTMCell):
+    """An LSTM cell whose cell state is clipped to [-bound, bound] at every step.
+
+    The cell state of an LSTM trained freely spans a wide range (-118..106 in the shipped
+    default), which a full-integer int8 model resolves in steps of about 0.9. Clipping it in
+    training, and at the same place in the streaming model (two element-wise ops, MINIMUM and
+    MAXIMUM), bounds the range the int8 state must cover (`model.cell_clip`). Same weights and
+    weight order as `keras.layers.LSTMCell`, so weights copy between the two.
+    """
+
+    def __init__(self, units: int, bound: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(units, **kwargs)
+        self.bound = float(bound)
+
+    def _clip(self, c):
+        return keras.ops.clip(c, -self.bound, self.bound) if self.bound > 0 else c
+
+    def _compute_carry_and_output(self, x, h_tm1, c_tm1):
+        c, o = super()._compute_carry_and_output(x, h_tm1, c_tm1)
+        return self._clip(c), o
+
+    def _compute_carry_and_output_fused(self, z, c_tm1):
+        c, o = super()._compute_carry_and_output_fused(z, c_tm1)
+        return self._clip(c), o
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "bound": self.bound}
+
+
+def _lstm(m, name: str, **kwargs: Any) -> keras.layers.Layer:
+    """One LSTM layer of the model: Keras' LSTM, or an RNN of `BoundedLSTMCell` when
+    `model.cell_clip` bounds the cell state (same weights, same layer name)."""
+    if m.cell_clip > 0:
+        return keras.layers.RNN(BoundedLSTMCell(m.units, m.cell_clip), name=name, **kwargs)
+    return keras.layers.LSTM(m.units, name=name, **kwargs)
 
 
 def set_input_norm(model: keras.Model, mean: np.ndarray, std: np.ndarray) -> None:
@@ -208,7 +247,7 @@ def build_model(cfg: config_mod.Config) -> keras.Model:
     x = keras.Input(shape=(None, bins), name="noisy_mag")
     h = _sequence_frontend(x, m)
     for i in range(1, m.layers + 1):
-        h = keras.layers.LSTM(m.units, return_sequences=True, name=f"lstm_{i}")(h)
+        h = _lstm(m, f"lstm_{i}", return_sequences=True)(h)
         if m.batch_norm:
             h = keras.layers.BatchNormalization(name=f"bn_{i}")(h)
     h = _mask_head(h, m, bins)
@@ -252,9 +291,9 @@ def build_streaming_model(
     for i in range(1, m.layers + 1):
         width = h.shape[-1]
         h = keras.layers.Reshape((1, width), name=f"step_{i}")(h)
-        h, h_state, c_state = keras.layers.LSTM(
-            m.units, unroll=True, return_state=True, name=f"lstm_{i}"
-        )(h, initial_state=states[2 * i - 2 : 2 * i])
+        h, h_state, c_state = _lstm(m, f"lstm_{i}", unroll=True, return_state=True)(
+            h, initial_state=states[2 * i - 2 : 2 * i]
+        )
         out_states += [h_state, c_state]
         if m.batch_norm:
             h = keras.layers.BatchNormalization(name=f"bn_{i}")(h)
@@ -304,9 +343,9 @@ def build_chunk_model(cfg: config_mod.Config, trained: keras.Model) -> keras.Mod
     h = _sequence_frontend(frames, m)
     out_states = []
     for i in range(1, m.layers + 1):
-        h, h_state, c_state = keras.layers.LSTM(
-            m.units, return_sequences=True, return_state=True, name=f"lstm_{i}"
-        )(h, initial_state=states[2 * i - 2 : 2 * i])
+        h, h_state, c_state = _lstm(m, f"lstm_{i}", return_sequences=True, return_state=True)(
+            h, initial_state=states[2 * i - 2 : 2 * i]
+        )
         out_states += [h_state, c_state]
         if m.batch_norm:
             h = keras.layers.BatchNormalization(name=f"bn_{i}")(h)

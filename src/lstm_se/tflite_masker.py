@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import config as config_mod
-from .export_files import DEVICE_KINDS, MODEL_FILES, McuError, export_dir
+from .export_files import DEVICE_FILE, DEVICE_KINDS, MODEL_FILES, McuError, export_dir
 from .tflite_info import TensorInfo, describe, output_names
 
 
@@ -196,28 +196,43 @@ class TFLiteMasker:
         )
 
 
-#: Exported TFLite models a masker can run on the device path: kind -> file in `<run>/export/`.
-EXPORTED_MODELS = {kind: MODEL_FILES[kind] for kind in DEVICE_KINDS}
+#: Exported TFLite models a masker can run on the device path: kind -> file in `<run>/export/`
+#: ('device' is the model `lstm-se export` chose, a copy of one candidate).
+EXPORTED_MODELS = {"device": DEVICE_FILE, **{kind: MODEL_FILES[kind] for kind in DEVICE_KINDS}}
 
 
 def exported_masker(
     run_dir: str | os.PathLike[str],
     cfg: config_mod.Config | None = None,
     backend: str = "tflm",
-    kind: str = "int8",
+    kind: str = "device",
 ) -> TFLiteMasker:
-    """The masker of an exported run's `kind` model ('int8': `model_int8.tflite`, '16x8':
-    `model_16x8.tflite`, written by `lstm-se export --int16`)."""
+    """The masker of an exported run's `kind` model: 'device' (`model_device.tflite`, the
+    model `lstm-se export` chose), or a candidate, 'int8' or '16x8'. Its `kind` property then
+    names what it runs ('int8' or '16x8')."""
     if kind not in EXPORTED_MODELS:
         raise McuError(f"unknown exported model '{kind}' (one of {', '.join(EXPORTED_MODELS)})")
     run_dir = Path(run_dir)
     path = export_dir(run_dir) / EXPORTED_MODELS[kind]
     if not path.is_file():
-        flag = " --int16" if kind == "16x8" else ""
-        raise McuError(f"{path} does not exist: run `lstm-se export --run {run_dir}{flag}` first")
+        raise McuError(f"{path} does not exist: run `lstm-se export --run {run_dir}` first")
     if cfg is None:
         cfg = config_mod.load_run_config(run_dir)
     return TFLiteMasker(path.read_bytes(), cfg, backend=backend)
+
+
+def device_masker(
+    run_dir: str | os.PathLike[str],
+    cfg: config_mod.Config | None = None,
+    backend: str = "tflm",
+) -> TFLiteMasker:
+    """The device model's masker (`<run>/export/model_device.tflite`).
+
+    Matches enhance's `MaskerFactory` (run folder, config): `lstm-se enhance --tflite` and
+    `lstm-se evaluate --tflite` use it, with TFLite Micro by default, so what you hear is what
+    the device computes.
+    """
+    return exported_masker(run_dir, cfg, backend, "device")
 
 
 def int8_masker(
@@ -225,11 +240,7 @@ def int8_masker(
     cfg: config_mod.Config | None = None,
     backend: str = "tflm",
 ) -> TFLiteMasker:
-    """The int8 masker of an exported run (`<run>/export/model_int8.tflite`).
-
-    Matches enhance's `MaskerFactory` (run folder, config): `lstm-se enhance --tflite` uses it,
-    with TFLite Micro by default, so what you hear is what the device computes.
-    """
+    """The int8 candidate's masker (`model_int8.tflite`): `--tflite --int8`."""
     return exported_masker(run_dir, cfg, backend, "int8")
 
 
@@ -238,5 +249,5 @@ def int16_masker(
     cfg: config_mod.Config | None = None,
     backend: str = "tflm",
 ) -> TFLiteMasker:
-    """The 16x8 masker of an exported run (`model_16x8.tflite`): `--tflite --int16`."""
+    """The 16x8 candidate's masker (`model_16x8.tflite`): `--tflite --int16`."""
     return exported_masker(run_dir, cfg, backend, "16x8")
