@@ -44,27 +44,33 @@ def speech_in_noise(seconds: float, rate: int, seed: int = 1) -> np.ndarray:
     return np.clip(clean + noise, -0.99, 0.99).astype(np.float32)
 
 
-def parity(run: Path, seconds: float, work: Path) -> dict[str, Any]:
-    """Max |C - CLI| in 16-bit LSB for the double and the float host builds, and how many
-    quantized model inputs the float build computes differently from the double one."""
+def parity(run: Path, seconds: float, work: Path, kind: str | None = None) -> dict[str, Any]:
+    """Max |C - CLI| in 16-bit LSB and the SNR of C against the CLI for the double and the
+    float host builds, and how many quantized model inputs the float build computes differently
+    from the double one; for the device model, or the candidate `kind` (the CLI then runs
+    `--tflite --int8` / `--int16`)."""
     cfg = config.load_run_config(run)
     export = run / "export"
     report = json.loads((export / "export.json").read_text())
+    work.mkdir(parents=True, exist_ok=True)
+    (work / header.DSP_HEADER).write_text(header.dsp_header(cfg, report, kind))
     rate, hop = cfg.dset.sample_rate, cfg.dset.hop_length
     history = cfg.dset.n_fft - hop
     audio.write(work / "in.wav", speech_in_noise(seconds, rate), rate)
     args = ["--run", str(run), str(work / "in.wav"), "--out", str(work / "ref")]
-    rc = cli.main(["enhance", *args, "--streaming", "--tflite"])
+    flag = {"int8": ["--int8"], "16x8": ["--int16"]}.get(kind or "", [])
+    rc = cli.main(["enhance", *args, "--streaming", "--tflite", *flag])
     if rc != 0:
         raise SystemExit(f"reference enhance failed ({rc})")
     ref = sf.read(work / "ref" / "in.wav", dtype="int16")[0].astype(np.int32)
     x = audio.read(work / "in.wav")[0]
-    out: dict[str, Any] = {"seconds": seconds, "samples": len(x)}
+    out: dict[str, Any] = {"kind": header.device_kind(report, kind), "seconds": seconds}
+    out["samples"] = len(x)
     feats = {}
     for precision in ("f64", "f32"):
-        lib = firmware.build_host(work / f"lib_{precision}.so", export, precision)
-        fw = firmware.HostFirmware(lib, cfg, report)
-        model = firmware.TflmModel(export, cfg)
+        lib = firmware.build_host(work / f"lib_{precision}.so", work, precision)
+        fw = firmware.HostFirmware(lib, cfg, report, kind)
+        model = firmware.TflmModel(export, cfg, kind)
         seen: list[np.ndarray] = []
 
         def recording(f: np.ndarray, s: np.ndarray, model: Any = model, seen: list = seen):
@@ -75,10 +81,15 @@ def parity(run: Path, seconds: float, work: Path) -> dict[str, Any]:
         audio.write(work / f"c_{precision}.wav", y, rate)
         got = sf.read(work / f"c_{precision}.wav", dtype="int16")[0].astype(np.int32)
         diff = np.abs(got - ref)
-        out[precision] = {"max_lsb": int(diff.max()), "samples_over_1_lsb": int((diff > 1).sum())}
+        err = float(np.sum(diff.astype(np.float64) ** 2))
+        snr = 10 * np.log10(float(np.sum(ref.astype(np.float64) ** 2)) / err) if err else None
+        out[precision] = {
+            "max_lsb": int(diff.max()),
+            "samples_over_1_lsb": int((diff > 1).sum()),
+            "snr_db_vs_cli": snr,
+        }
         feats[precision] = np.stack(seen)
     flips = feats["f32"] != feats["f64"]
-    out["device_kind"] = header.device_kind(report)
     out["f32_model_inputs_differing"] = int(flips.sum())
     out["model_inputs"] = int(flips.size)
     return out
@@ -116,20 +127,28 @@ def main(argv: list[str] | None = None) -> int:
     run = runs.resolve(args.run)
     report = json.loads((run / "export" / "export.json").read_text())
     with tempfile.TemporaryDirectory() as tmp:
-        result: dict[str, Any] = {"run": str(run), "parity": parity(run, args.seconds, Path(tmp))}
+        result: dict[str, Any] = {
+            "run": str(run),
+            "parity": parity(run, args.seconds, Path(tmp) / "device"),
+            "parity_int8": parity(run, args.seconds, Path(tmp) / "int8", "int8"),
+        }
         problem = firmware.arm_toolchain()
         result["m7"] = {"skipped": problem} if problem else m7(run, Path(tmp))
     budget_key = report_key("budget", header.device_kind(report))
     model_cycles = float(report[budget_key]["cycles_per_frame"])
     result["model_cycles_per_frame_estimate"] = model_cycles
     budget = CPU_HZ * FRAME_S
-    par = result["parity"]
-    print(f"parity vs lstm-se enhance --streaming --tflite, {par['seconds']:.0f} s:")
-    for prec in ("f64", "f32"):
-        print(f"  {prec} build: max {par[prec]['max_lsb']} LSB, "
-              f"{par[prec]['samples_over_1_lsb']} samples over 1 LSB")  # fmt: skip
-    print(f"  f32 {par['device_kind']} model inputs differing from f64: "
-          f"{par['f32_model_inputs_differing']:,} of {par['model_inputs']:,}")  # fmt: skip
+    for key in ("parity", "parity_int8"):
+        par = result[key]
+        print(f"parity vs lstm-se enhance --streaming --tflite, {par['kind']} model, "
+              f"{par['seconds']:.0f} s:")  # fmt: skip
+        for prec in ("f64", "f32"):
+            snr = par[prec]["snr_db_vs_cli"]
+            print(f"  {prec} build: max {par[prec]['max_lsb']} LSB, "
+                  f"{par[prec]['samples_over_1_lsb']} samples over 1 LSB, SNR vs CLI "
+                  f"{'identical' if snr is None else f'{snr:.1f} dB'}")  # fmt: skip
+        print(f"  f32 model inputs differing from f64: "
+              f"{par['f32_model_inputs_differing']:,} of {par['model_inputs']:,}")  # fmt: skip
     if "sizes" in result["m7"]:
         m = result["m7"]
         dsp = m["instructions_per_frame"]["max"]

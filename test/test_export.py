@@ -63,7 +63,10 @@ def test_export_writes_every_file_and_a_complete_report(exported, tiny_run):
     assert report["budget"]["pass"] is True
     assert report["representative"]["frames"] > 0
     ver = report["verification"]
-    assert ver["clips"] > 0 and "audio" in ver
+    assert "audio" in ver
+    # The whole test set, each candidate in TFLite Micro with LiteRT as the second opinion.
+    assert ver["clips"] == len(verify.testset_pairs(config.load_run_config(tiny_run))) > 0
+    assert {"int8_tflm_vs_litert_snr_db", "16x8_tflm_vs_litert_snr_db"} <= set(ver)
     # Both candidates are measured; the device model is one of them, byte for byte.
     assert report["models"]["16x8"]["inputs"][0]["dtype"] == "int16"
     assert (

@@ -331,6 +331,13 @@ def _register_export(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also write every candidate's C array (model_int8.cc, model_16x8.cc)",
     )
+    p.add_argument(
+        "--max-clips",
+        type=int,
+        default=None,
+        metavar="N",
+        help="verify on N test clips evenly spread (default: the whole test set)",
+    )
     p.add_argument("--int16", action="store_true", help=argparse.SUPPRESS)  # always now
     p.set_defaults(func=lambda args: _stage("export").command(args))
 

@@ -172,9 +172,9 @@ def export_run(
     """Export a run into `<run>/export/` (see the module doc); returns paths and the report.
 
     `all_c_arrays` also writes each candidate's C array; `max_clips` caps the test clips of
-    the verification (verify.DEFAULT_MAX_CLIPS when None); `check=False` skips the TFLite Micro
-    checks (no arena, budget or verification), and the device model is then the int8 one,
-    unverified.
+    the verification (None: verify.DEFAULT_MAX_CLIPS, the whole test set); `check=False`
+    skips the TFLite Micro checks (no arena, budget or verification), and the device model is
+    then the int8 one, unverified.
     """
     run_dir = Path(run_dir)
     try:
@@ -359,7 +359,11 @@ def command(args: argparse.Namespace) -> int:
     if getattr(args, "int16", False):
         log.info("--int16 is no longer needed: the 16x8 model is always a candidate")
     try:
-        result = export_run(args.run, all_c_arrays=bool(getattr(args, "all_c_arrays", False)))
+        result = export_run(
+            args.run,
+            all_c_arrays=bool(getattr(args, "all_c_arrays", False)),
+            max_clips=getattr(args, "max_clips", None),
+        )
     except (ExportError, config_mod.ConfigError) as exc:
         log.error("export failed: %s", exc)
         return 2
