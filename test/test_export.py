@@ -15,11 +15,12 @@ import soundfile as sf
 from device_models import compile_c_check
 from runs import tiny_trained_run
 
-from lstm_se import cli, config, demo, export, mcu_budget, tflite_masker, verify
+from lstm_se import cli, config, demo, export, firmware_header, mcu_budget, tflite_masker, verify
 from lstm_se import export_files as files
 
 MICRO_OPS = {"FULLY_CONNECTED", "ADD", "MUL", "LOGISTIC", "TANH", "SPLIT", "RESHAPE", "UNPACK"}
 EXPORT_FILES = {
+    firmware_header.DSP_HEADER,
     files.FLOAT_FILE,
     files.INT8_FILE,
     files.INT16_FILE,
@@ -32,8 +33,10 @@ EXPORT_FILES = {
 
 @pytest.fixture(scope="module")
 def tiny_run(tiny_corpus, tmp_path_factory) -> Path:
-    """A run of a 2 x 32 model trained briefly on records of the tiny corpus."""
-    return tiny_trained_run(tiny_corpus, tmp_path_factory.mktemp("export"), ["model.units=32"])
+    """A run of a 2 x 32 model trained briefly on records of the tiny corpus, with the causal
+    input of the default config (what the firmware runs)."""
+    overrides = ["model.units=32", "dset.normalize=none", "model.input_norm=per-bin"]
+    return tiny_trained_run(tiny_corpus, tmp_path_factory.mktemp("export"), overrides)
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +90,13 @@ def test_export_writes_every_file_and_a_complete_report(exported, tiny_run):
     for kind, cand in device["candidates"].items():
         assert cand["fidelity"] == ver[files.report_key("targets", kind)]
         assert cand["budget_pass"] is True and 0 < cand["frame_share"] < 0.5
+    # The firmware's constants are those of the device model.
+    cfg = config.load_run_config(tiny_run)
+    dsp = (folder / firmware_header.DSP_HEADER).read_text()
+    assert dsp == firmware_header.dsp_header(cfg, report)
+    assert device["sha256"] in dsp
+    bits = 8 if device["kind"] == "int8" else 16
+    assert f"#define LSTM_SE_DSP_TENSOR_BITS {bits}" in dsp
 
 
 def _demo_like_clip(seconds: float = 3.0) -> np.ndarray:
@@ -230,8 +240,11 @@ def test_full_export_twice_gives_identical_files(exported, tiny_run, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(tiny_run, copy, ignore=shutil.ignore_patterns(files.EXPORT_DIR))
     again = export.export_run(copy)
-    for name in EXPORT_FILES - {files.JSON_FILE}:
+    for name in EXPORT_FILES - {files.JSON_FILE, firmware_header.DSP_HEADER}:
         assert again.files[name].read_bytes() == first[name], name
+    # The firmware header names its run; otherwise the same.
+    dsp = again.files[firmware_header.DSP_HEADER].read_text().replace("'copy'", "'tiny'")
+    assert dsp == first[firmware_header.DSP_HEADER].decode()
     a, b = json.loads(first[files.JSON_FILE]), again.report
     a.pop("run"), b.pop("run")
     a["representative"].pop("source"), b["representative"].pop("source")

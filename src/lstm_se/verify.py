@@ -1,6 +1,6 @@
 """The device models against the float Keras model: mask SNR and audio scores over test clips.
 
-Each device model runs frame by frame in TFLite Micro (the int8 model also in LiteRT, the
+Each device model runs frame by frame in TFLite Micro (and in LiteRT, the
 second opinion) over the run's test set; its mask is compared with the float Keras model's
 (mask SNR, and the SNR of the masked spectrum, which is what reaches the audio), and PESQ-WB,
 STOI and SI-SDR of device-enhanced audio with those of float-enhanced audio.
@@ -93,7 +93,7 @@ def verify(
     max_clips: int = DEFAULT_MAX_CLIPS,
     clips: Sequence[tuple[np.ndarray, np.ndarray | None]] | None = None,
 ) -> dict[str, Any]:
-    """int8 (TFLite Micro) against float Keras: mask SNR, and audio scores over test clips.
+    """The device candidates (TFLite Micro) against float Keras: mask SNR, audio scores.
 
     `clips` are (noisy, clean or None) waveforms at cfg.dset.sample_rate; by default the
     run's test set (all of it, or `max_clips` evenly spread). The mask SNR pools all frames of
