@@ -152,27 +152,36 @@ def dataset(
     seed = int(cfg.seed)
     steps = tf.range(frames, dtype=tf.int64)
 
-    def crop(utt, start, loop):
-        length = lengths[utt]
-        pos = start + steps
-        valid = pos < length
-        if loop:
-            pos, valid = pos % length, tf.ones_like(valid)
-        rows = tf.gather(store, offsets[utt] + tf.minimum(pos, length - 1))
-        return rows * tf.cast(valid, tf.float32)[:, None, None]
+    base = tf.constant(seed * 1_000_003, tf.int64)
+    # (An empty range of epochs still gets one row: the dataset then has no element to use it.)
+    epoch_ids = [VALID_EPOCH] if validation else list(range(first_epoch, epochs)) or [first_epoch]
 
-    def frame_power(re, im):
-        return tf.reduce_sum((re * re + im * im) * bin_weights, axis=-1)
+    def permutations(stream: int):
+        """The utterance order of each epoch for one stream (1: speech, 2: noise), made once
+        here rather than for every example: (epochs, utterances)."""
+        return tf.stack(
+            [
+                tf.argsort(
+                    tf.random.stateless_uniform(
+                        [n_utt], seed=tf.constant([seed * 1_000_003 - stream, e], tf.int64)
+                    )
+                )
+                for e in epoch_ids
+            ]
+        )
 
-    def example(index):
+    orders = {stream: permutations(stream) for stream in (1, 2)}
+
+    def draws(index):
+        """One example's random choices (its seeds are its own, so they are drawn one by one):
+        speech and noise utterance, their crop starts, and the uniforms of SNR and level."""
         epoch = VALID_EPOCH if validation else index // per_epoch
         k = index % per_epoch
-        base = tf.constant(seed * 1_000_003, tf.int64)
         draw = tf.random.stateless_uniform([4], seed=tf.stack([base + k, epoch]))
+        row = 0 if validation else epoch - first_epoch
 
         def permuted(stream: int):
-            order = tf.random.stateless_uniform([n_utt], seed=tf.stack([base - stream, epoch]))
-            return tf.argsort(order)[k % n_utt]
+            return orders[stream][row, k % n_utt]
 
         speech_utt = k % n_utt if validation else permuted(1)
         noise_utt = permuted(2)
@@ -180,35 +189,69 @@ def dataset(
         noise_room = tf.maximum(lengths[noise_utt] - frames, 0) + 1
         s_start = tf.cast(draw[0] * tf.cast(speech_room, tf.float32), tf.int64)
         n_start = tf.cast(draw[1] * tf.cast(noise_room, tf.float32), tf.int64)
-        speech = crop(speech_utt, tf.minimum(s_start, speech_room - 1), loop=False)
-        noise = crop(noise_utt, tf.minimum(n_start, noise_room - 1), loop=True)
-        sr, si, nr, ni = speech[:, 0], speech[:, 1], noise[:, 2], noise[:, 3]
-        p_speech = frame_power(sr, si)
-        active = p_speech >= tf.reduce_max(p_speech) * 10.0 ** (-ACTIVE_DB / 10.0)
+        return (
+            tf.cast(speech_utt, tf.int64),
+            tf.minimum(s_start, speech_room - 1),
+            tf.cast(noise_utt, tf.int64),
+            tf.minimum(n_start, noise_room - 1),
+            draw[2],
+            draw[3],
+        )
+
+    def crop(utt, start, loop, channels):
+        """`frames` rows of each utterance `utt` (B,) from `start` (B,), only the two stored
+        channels the mixture needs (clean re/im or noise re/im): (B, frames, 2, bins)."""
+        length = tf.gather(lengths, utt)[:, None]
+        pos = start[:, None] + steps[None, :]
+        valid = pos < length
+        if loop:
+            pos, valid = pos % length, tf.ones_like(valid)
+        rows = tf.gather(offsets, utt)[:, None] + tf.minimum(pos, length - 1)  # (B, frames)
+        rows = tf.broadcast_to(rows[:, :, None], tf.concat([tf.shape(rows), [2]], 0))
+        chans = tf.broadcast_to(tf.constant(channels, tf.int64), tf.shape(rows))
+        picked = tf.gather_nd(store, tf.stack([rows, chans], axis=-1))
+        return picked * tf.cast(valid, tf.float32)[:, :, None, None]
+
+    def frame_power(re, im):
+        return tf.reduce_sum((re * re + im * im) * bin_weights, axis=-1)
+
+    def mix(speech_utt, s_start, noise_utt, n_start, u_snr, u_level):
+        """A batch of mixtures from a batch of draws, every step on the whole batch at once."""
+        speech = crop(speech_utt, s_start, loop=False, channels=(0, 1))
+        noise = crop(noise_utt, n_start, loop=True, channels=(2, 3))
+        sr, si = speech[:, :, 0], speech[:, :, 1]
+        nr, ni = noise[:, :, 0], noise[:, :, 1]
+        p_speech = frame_power(sr, si)  # (B, frames)
+        loudest = tf.reduce_max(p_speech, axis=1, keepdims=True)
+        active = p_speech >= loudest * 10.0 ** (-ACTIVE_DB / 10.0)
         active = tf.logical_and(active, p_speech > 0)
         p_active = tf.math.divide_no_nan(
-            tf.reduce_sum(tf.where(active, p_speech, 0.0)),
-            tf.reduce_sum(tf.cast(active, tf.float32)),
+            tf.reduce_sum(tf.where(active, p_speech, 0.0), axis=1),
+            tf.reduce_sum(tf.cast(active, tf.float32), axis=1),
         )
-        p_noise = tf.reduce_mean(frame_power(nr, ni))
-        snr = snr_lo + (snr_hi - snr_lo) * draw[2]
+        p_noise = tf.reduce_mean(frame_power(nr, ni), axis=1)
+        snr = snr_lo + (snr_hi - snr_lo) * u_snr
         noise_gain = tf.sqrt(tf.math.divide_no_nan(p_active, p_noise * 10.0 ** (snr / 10.0)))
         # A crop without speech keeps its noise, set to the drawn level itself.
         noise_gain = tf.where(p_active > 0, noise_gain, 1.0)
         reference = tf.where(p_active > 0, p_active, p_noise)
-        level = lvl_lo + (lvl_hi - lvl_lo) * draw[3]
+        level = lvl_lo + (lvl_hi - lvl_lo) * u_level
         gain = tf.sqrt(tf.math.divide_no_nan(10.0 ** (level / 10.0), reference * to_ms))
+        gain, noise_gain = gain[:, None, None], noise_gain[:, None, None]
         sr, si = gain * sr, gain * si
         yr, yi = sr + gain * noise_gain * nr, si + gain * noise_gain * ni
-        target = tf.stack([yr, yi, sr, si], axis=1)
+        target = tf.stack([yr, yi, sr, si], axis=2)
         return tf.sqrt(yr * yr + yi * yi), target
 
     if validation:
         indices = tf.data.Dataset.range(per_epoch)
     else:
         indices = tf.data.Dataset.range(first_epoch * per_epoch, epochs * per_epoch)
-    ds = indices.map(example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    # The draws one example at a time (each has its own seed), the mixing a batch at a time:
+    # a few large ops per batch instead of many small ones per example (bench/train.py).
+    ds = indices.map(draws, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    ds = ds.map(mix, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
