@@ -41,13 +41,13 @@ def _rms_db(x: np.ndarray) -> float:
 
 def sweep(run: str, testsets: list[str], levels: list[float], max_files: int) -> dict:
     """Scores by test set and level, spreads and clip counts (see the module doc)."""
-    from lstm_se import audio, enhance, evaluate, metrics, runs
+    from lstm_se import audio, enhance, metrics, runs, testsets
 
     cfg, model = runs.load(runs.resolve(run))
     rate = cfg.dset.sample_rate
     result: dict = {"run": str(run), "levels": levels, "testsets": {}}
     for testset in testsets:
-        _, pairs = evaluate.testset_pairs(testset)
+        _, pairs = testsets.testset_pairs(testset)
         if max_files and len(pairs) > max_files:
             pick = np.linspace(0, len(pairs) - 1, max_files).round().astype(int)
             pairs = [pairs[i] for i in sorted(set(pick))]

@@ -16,7 +16,7 @@ from runs import make_run
 from test_enhance import ones_model, random_model, tiny_model_cfg
 from test_metrics import _hash_uniform, fixed_signals
 
-from lstm_se import evaluate, metrics
+from lstm_se import evaluate, metrics, testsets
 from lstm_se.cli import main
 
 RATE = 16000
@@ -58,7 +58,7 @@ def flat_set(tmp_path) -> Path:
 
 
 def test_layouts_and_snr_sources(flat_set, tmp_path):
-    layout, pairs = evaluate.testset_pairs(flat_set)
+    layout, pairs = testsets.testset_pairs(flat_set)
     assert layout == "flat"
     assert [(p.utt, p.snr) for p in pairs] == [
         ("snr0_a", 0.0), ("snr0_silent", 0.0), ("snr6_b", 6.0), ("snr6_c", 6.0)
@@ -68,11 +68,11 @@ def test_layouts_and_snr_sources(flat_set, tmp_path):
     (vb / "log.csv").write_text(
         "set,utterance,snr_db\ntrain,p1_001,99\ntest,p1_001,2.5\ntest,p1_002,17.5\n"
     )
-    layout, pairs = evaluate.testset_pairs(vb)
+    layout, pairs = testsets.testset_pairs(vb)
     assert layout == "voicebank"
     assert [(p.utt, p.snr) for p in pairs] == [("p1_001", 2.5), ("p1_002", 17.5)]
     with pytest.raises(evaluate.EvaluateError, match="neither layout"):
-        evaluate.testset_pairs(tmp_path)
+        testsets.testset_pairs(tmp_path)
 
 
 def test_evaluate_identity_run(runs, flat_set, tmp_path, caplog):
@@ -172,7 +172,7 @@ def test_default_testset_is_the_runs_dataset(tiny_corpus, small_cfg, tmp_path):
     cfg = small_cfg(tiny_corpus, tmp_path / "records", "model.layers=1", "model.units=8")
     prepare.prepare(cfg, progress=False)
     run = make_run(tmp_path, cfg, ones_model(cfg))
-    pairs = evaluate.manifest_pairs(cfg)
+    pairs = testsets.manifest_pairs(cfg)
     man = records.load_manifest(tmp_path / "records")
     assert len(pairs) == man["splits"]["test"]["utterances"] > 0
     assert all(p.clean.parent.name == "clean_testset_wav" for p in pairs)
@@ -304,9 +304,9 @@ def test_pairs_of_different_lengths_are_skipped_or_counted(runs, flat_set, tmp_p
     assert command(max_skipped=0.3) == 0
     assert command(allow_length_mismatch=True) == 0
     # pairs at other rates: a sample of rounding is no mismatch
-    pair = evaluate.Pair("x", tmp_path / "c.wav", tmp_path / "n.wav")
+    pair = testsets.Pair("x", tmp_path / "c.wav", tmp_path / "n.wav")
     sf.write(pair.clean, np.zeros(48001), 48000)
     sf.write(pair.noisy, np.zeros(16000), 16000)
-    assert evaluate.length_mismatch(pair, RATE) == (0, "")
+    assert testsets.length_mismatch(pair, RATE) == (0, "")
     sf.write(pair.noisy, np.zeros(16002), 16000)
-    assert evaluate.length_mismatch(pair, RATE)[0] == 2
+    assert testsets.length_mismatch(pair, RATE)[0] == 2

@@ -56,32 +56,32 @@ import logging
 import math
 import multiprocessing
 import os
-import re
 import time
 import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm import tqdm
 
-from . import LstmSeError, audio, features, metrics
-from .config import Config, ConfigError, atomic_write_text, load_run_config
+from . import LstmSeError, audio, metrics, plots
+from .config import ConfigError, atomic_write_text, load_run_config
+from .testsets import (
+    EvaluateError,
+    Pair,
+    audio_by_stem,
+    length_mismatch,
+    manifest_pairs,
+    testset_pairs,
+)
 
 if TYPE_CHECKING:
     from .maskers import Masker, MaskerFactory
 
 log = logging.getLogger(__name__)
-
-LAYOUTS: dict[str, tuple[str, str]] = {
-    "voicebank": ("clean_testset_wav", "noisy_testset_wav"),
-    "flat": ("clean", "noisy"),
-}
-"""Recognized test-set layouts: (clean folder, noisy folder) under the test-set folder."""
 
 METRIC_NAMES = {
     "pesq": "PESQ-WB",
@@ -107,149 +107,6 @@ CONVENTIONS = {
 MIN_INTERVAL_N = 10
 """Fewest valid values a 95 % interval is shown for (a t interval from 2 or 3 files is wide and
 rests on a deviation estimated from almost nothing)."""
-
-_SNR_PREFIX = re.compile(r"^snr(-?\d+(?:\.\d+)?)_", re.IGNORECASE)
-
-
-class EvaluateError(LstmSeError, ValueError):
-    """A test set or run that cannot be evaluated; the message names the folder or file."""
-
-
-@dataclass(frozen=True)
-class Pair:
-    """One clean/noisy test pair."""
-
-    utt: str
-    clean: Path
-    noisy: Path
-    snr: float | None = None
-
-
-# ---------------------------------------------------------------------------------------------
-# test sets
-
-
-def _audio_by_stem(folder: Path) -> dict[str, Path]:
-    found: dict[str, Path] = {}
-    for p in sorted(folder.iterdir()):
-        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in audio.AUDIO_SUFFIXES:
-            if p.stem in found:
-                raise EvaluateError(f"{folder}: '{p.stem}' appears twice ({found[p.stem].name})")
-            found[p.stem] = p
-    return found
-
-
-def detect_layout(folder: str | os.PathLike[str]) -> tuple[str, Path, Path]:
-    """(layout name, clean folder, noisy folder) of a test-set folder."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise EvaluateError(f"test set folder '{folder}' does not exist")
-    for name, (clean, noisy) in LAYOUTS.items():
-        if (folder / clean).is_dir() and (folder / noisy).is_dir():
-            return name, folder / clean, folder / noisy
-    expected = "; ".join(f"{c}/ + {n}/" for c, n in LAYOUTS.values())
-    present = sorted(p.name for p in folder.iterdir() if p.is_dir())
-    raise EvaluateError(
-        f"test set '{folder}' has neither layout ({expected}); folders there: "
-        f"{', '.join(present) or 'none'}"
-    )
-
-
-def snr_from_log(path: str | os.PathLike[str]) -> dict[str, float]:
-    """utterance -> snr_db from a corpus `log.csv` (test rows win over train rows)."""
-    out: dict[str, float] = {}
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    for row in sorted(rows, key=lambda r: r.get("set") == "test"):
-        try:
-            out[row["utterance"]] = float(row["snr_db"])
-        except (KeyError, TypeError, ValueError):
-            continue
-    return out
-
-
-def snr_of(utt: str, log_snrs: Mapping[str, float]) -> float | None:
-    """Input SNR of an utterance: its `snr<value>_` name prefix, else log.csv, else None."""
-    m = _SNR_PREFIX.match(utt)
-    if m:
-        return float(m.group(1))
-    return log_snrs.get(utt)
-
-
-def _pairs_from_folders(
-    clean_dir: Path, noisy_dir: Path, log_snrs: Mapping[str, float]
-) -> list[Pair]:
-    clean, noisy = _audio_by_stem(clean_dir), _audio_by_stem(noisy_dir)
-    lonely = sorted(set(clean) ^ set(noisy))
-    if lonely:
-        log.warning(
-            "%d file(s) without a partner skipped (in %s / %s): %s",
-            len(lonely),
-            clean_dir,
-            noisy_dir,
-            ", ".join(lonely[:5]) + (" ..." if len(lonely) > 5 else ""),
-        )
-    common = sorted(set(clean) & set(noisy))
-    pairs = [Pair(u, clean[u], noisy[u], snr_of(u, log_snrs)) for u in common]
-    if not pairs:
-        raise EvaluateError(f"no clean/noisy pairs in {clean_dir} and {noisy_dir}")
-    return pairs
-
-
-def _log_snrs(folder: Path) -> dict[str, float]:
-    path = folder / "log.csv"
-    if not path.is_file():
-        return {}
-    try:
-        return snr_from_log(path)
-    except (OSError, csv.Error, UnicodeDecodeError) as exc:
-        log.warning("%s: cannot read SNRs (%s)", path, exc)
-        return {}
-
-
-def testset_pairs(folder: str | os.PathLike[str]) -> tuple[str, list[Pair]]:
-    """(layout, pairs) of a test-set folder in the VoiceBank-DEMAND or the flat layout."""
-    layout, clean_dir, noisy_dir = detect_layout(folder)
-    return layout, _pairs_from_folders(clean_dir, noisy_dir, _log_snrs(Path(folder)))
-
-
-def manifest_pairs(cfg: Config) -> list[Pair]:
-    """The test pairs of the run's dataset, from `dset.save_path/manifest.json`.
-
-    prepare.py lists every utterance of a split under its shards (`utt`, `clean`, `noisy`,
-    the files relative to the corpus root `corpus.root`).
-    """
-    from . import records
-
-    try:
-        man = records.load_manifest(cfg.dset.save_path)
-    except records.RecordsError as exc:
-        raise EvaluateError(
-            f"{exc} (the default test set is the run's dataset; or pass --testset DIR)"
-        ) from exc
-    root = Path(str(man.get("corpus", {}).get("root") or man["dset"].get("wav") or cfg.dset.wav))
-    split = man["splits"].get("test") or {}
-    entries: dict[str, Mapping[str, Any]] = {}
-    for shard in split.get("shards", []):
-        for entry in shard.get("utterances", []):
-            entries.setdefault(str(entry["utt"]), entry)
-    if not entries:
-        raise EvaluateError(
-            f"{Path(cfg.dset.save_path) / records.MANIFEST}: the dataset has no test pairs; "
-            "pass --testset DIR"
-        )
-    log_snrs = _log_snrs(root)
-    pairs = []
-    for utt, entry in sorted(entries.items()):
-        clean, noisy = root / entry["clean"], root / entry["noisy"]
-        for path in (clean, noisy):
-            if not path.is_file():
-                raise EvaluateError(
-                    f"{path}: test file listed in {cfg.dset.save_path}/manifest.json is missing"
-                )
-        pairs.append(Pair(utt, clean, noisy, snr_of(utt, log_snrs)))
-    return pairs
-
 
 # ---------------------------------------------------------------------------------------------
 # scoring
@@ -416,63 +273,7 @@ def _json_safe(obj: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------
-# plots (also used by inference.ipynb)
-
-
-def spectrogram_figure(
-    signals: Mapping[str, np.ndarray],
-    rate: int,
-    n_fft: int = 512,
-    hop: int = 128,
-    title: str | None = None,
-    dynamic_range: float = 80.0,
-):
-    """One dB spectrogram per signal (rows, shared colour scale): a matplotlib Figure.
-
-    Built without pyplot, so it neither needs nor changes a backend (shown by Jupyter's
-    display, saved with `savefig`).
-    """
-    from matplotlib.figure import Figure
-
-    specs = {
-        name: 20 * np.log10(np.abs(features.stft(x, n_fft, hop, center=True)) + 1e-10).T
-        if len(x)
-        else np.full((n_fft // 2 + 1, 1), -200.0)
-        for name, x in signals.items()
-    }
-    top = max(float(s.max()) for s in specs.values())
-    fig = Figure(figsize=(10, 2.4 * len(specs)), layout="constrained")
-    axes = fig.subplots(len(specs), 1, squeeze=False, sharex=True)
-    for ax, (name, spec) in zip(axes[:, 0], specs.items(), strict=True):
-        seconds = len(signals[name]) / rate
-        im = ax.imshow(
-            spec, origin="lower", aspect="auto", cmap="magma", vmin=top - dynamic_range, vmax=top,
-            extent=(0.0, max(seconds, 1e-3), 0.0, rate / 2000),
-        )  # fmt: skip
-        ax.set_ylabel("kHz")
-        ax.set_title(name, loc="left", fontsize=10)
-    axes[-1, 0].set_xlabel("time (s)")
-    fig.colorbar(im, ax=axes[:, 0], label="dB", shrink=0.8)
-    if title:
-        fig.suptitle(title)
-    return fig
-
-
-def waveform_figure(signals: Mapping[str, np.ndarray], rate: int, title: str | None = None):
-    """Waveforms, one row per signal, on a shared amplitude scale: a matplotlib Figure."""
-    from matplotlib.figure import Figure
-
-    peak = max([float(np.max(np.abs(x))) for x in signals.values() if len(x)] + [1e-3])
-    fig = Figure(figsize=(10, 1.8 * len(signals)), layout="constrained")
-    axes = fig.subplots(len(signals), 1, squeeze=False, sharex=True)
-    for ax, (name, x) in zip(axes[:, 0], signals.items(), strict=True):
-        ax.plot(np.arange(len(x)) / rate, x, linewidth=0.5)
-        ax.set_ylim(-1.05 * peak, 1.05 * peak)
-        ax.set_title(name, loc="left", fontsize=10)
-    axes[-1, 0].set_xlabel("time (s)")
-    if title:
-        fig.suptitle(title)
-    return fig
+# tables
 
 
 def scores_table(scores: Mapping[str, Mapping[str, float]]) -> str:
@@ -483,14 +284,6 @@ def scores_table(scores: Mapping[str, Mapping[str, float]]) -> str:
         cells = [_fmt(scores[n][key], _digits(key)) for n in names]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
-
-
-def _save_figure(fig, path: Path) -> None:
-    """PNG written under a temporary name, then renamed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -577,30 +370,6 @@ class _Scorer:
                 log.warning("%s: %s", pair.utt, message)
             rows.append({**row, "snr": pair.snr})
         return rows
-
-
-def length_mismatch(pair: Pair, rate: int) -> tuple[int, str]:
-    """(samples at `rate` that scoring on the common length would cut, description) when the
-    pair's clean and noisy files differ in length, else (0, ''). Equal rates: any sample
-    counts; other rates: more than one sample of the lower rate (resampling rounds). A file
-    whose header cannot be read gives (0, ''): reading it fails later, naming it."""
-    try:
-        c, n = audio.info(pair.clean), audio.info(pair.noisy)
-    except audio.AudioError:
-        return 0, ""
-    if c.samplerate == n.samplerate:
-        differ = c.frames != n.frames
-    else:
-        low = min(c.samplerate, n.samplerate)
-        differ = abs(c.frames * low / c.samplerate - n.frames * low / n.samplerate) > 1
-    if not differ:
-        return 0, ""
-    cut = abs(round(c.frames * rate / c.samplerate) - round(n.frames * rate / n.samplerate))
-    what = (
-        f"clean {pair.clean} has {c.frames} samples at {c.samplerate} Hz, noisy {pair.noisy} "
-        f"{n.frames} at {n.samplerate} Hz"
-    )
-    return max(cut, 1), what
 
 
 def evaluate_run(
@@ -755,7 +524,7 @@ def score_folder(
     if not enhanced_dir.is_dir():
         raise EvaluateError(f"folder of enhanced files '{enhanced_dir}' does not exist")
     layout, pairs = testset_pairs(testset)
-    found = _audio_by_stem(enhanced_dir)
+    found = audio_by_stem(enhanced_dir)
     missing = [p.utt for p in pairs if p.utt not in found]
     if missing:
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
@@ -794,10 +563,10 @@ def _write_example(out: Path, pair: Pair, enhanced: np.ndarray, rate: int) -> No
         log.warning("no plot for %s: %s", pair.utt, exc)
         return
     noisy = audio.read_mono(pair.noisy, rate)
-    fig = spectrogram_figure(
+    fig = plots.spectrogram_figure(
         {"noisy": noisy, "enhanced": enhanced, "clean": clean}, rate, title=pair.utt
     )
-    _save_figure(fig, out / "plots" / f"{pair.utt}.png")
+    plots.save_figure(fig, out / "plots" / f"{pair.utt}.png")
 
 
 def command(args: argparse.Namespace, masker_factory: MaskerFactory | None = None) -> int:
