@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from lstm_se import cli
 
 
@@ -35,3 +37,11 @@ def test_a_tensorflow_command_starts_without_startup_noise(tmp_path: Path) -> No
     assert "none.yaml' does not exist" in done.stderr
     assert "oneDNN" not in done.stderr and "absl::InitializeLog" not in done.stderr, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+@pytest.mark.parametrize("bad", ["0", "-3", "many"])
+def test_export_max_clips_must_be_a_positive_count(bad, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["export", "--run", "result/x", "--max-clips", bad])
+    assert exc.value.code == 2
+    assert "--max-clips: must be a whole number of at least 1" in capsys.readouterr().err

@@ -317,6 +317,16 @@ def _exported_masker(
     return maskers.int16_masker if args.int16 else maskers.device_masker
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return value
+
+
 def _register_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "export",
@@ -333,7 +343,7 @@ def _register_export(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--max-clips",
-        type=int,
+        type=_positive_int,
         default=None,
         metavar="N",
         help="verify on N test clips evenly spread (default: the whole test set)",
