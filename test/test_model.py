@@ -25,6 +25,7 @@ VARIANTS = {
     ],
     "no_compression": ["model.compression=none", "model.layers=1"],
     "bounded_cell": ["model.cell_clip=0.5"],
+    "mask_floor": ["model.mask_floor=0.1"],
 }
 
 
@@ -174,7 +175,7 @@ def test_copy_weights_rejects_another_architecture():
         M.copy_weights(small, big)
 
 
-@pytest.mark.parametrize("name", ["default", "mel_bn_dense_log"])
+@pytest.mark.parametrize("name", ["default", "mel_bn_dense_log", "mask_floor"])
 def test_export_form_converts_to_micro_ops_only(name):
     cfg = _cfg(VARIANTS[name], units=8)
     stream = M.build_streaming_model(cfg, M.build_model(cfg), frontend=False)
@@ -229,3 +230,23 @@ def test_bounded_cell_exports_with_minimum_and_maximum_only_extra():
     ops = {d["op_name"] for d in Interpreter(model_content=flat)._get_ops_details()}
     assert ops <= EXPORT_OPS | {"MINIMUM", "MAXIMUM"}, ops
     assert {"MINIMUM", "MAXIMUM"} <= ops
+
+
+def test_mask_floor_lifts_the_lowest_gain_and_keeps_the_weights():
+    """`model.mask_floor`: floor + (1 - floor) * the unfloored mask, same weights, in the
+    sequence and the streaming model; a floor outside [0, 1) is refused."""
+    plain_cfg = _cfg([], units=8)
+    floored_cfg = _cfg(["model.mask_floor=0.2"], units=8)
+    plain = M.build_model(plain_cfg)
+    _randomize(plain, seed=7)
+    floored = M.build_model(floored_cfg)
+    M.copy_weights(plain, floored)
+    mags = _clip_mag(24)
+    want = 0.2 + 0.8 * np.asarray(plain(mags[None], training=False))[0]
+    got = np.asarray(floored(mags[None], training=False))[0]
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    assert got.min() >= 0.2 - 1e-6
+    stream = M.build_streaming_model(floored_cfg, floored)
+    np.testing.assert_allclose(_stream(floored_cfg, stream, mags), got, atol=1e-5)
+    with pytest.raises(config.ConfigError, match="mask_floor"):
+        _cfg(["model.mask_floor=1.0"])

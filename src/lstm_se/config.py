@@ -199,6 +199,11 @@ class ModelConfig:
         "training and in the exported model (0: unbounded); a recipe option for int8 export",
         default=0.0,
     )
+    mask_floor: float = _doc(
+        "lowest gain of the mask, in [0, 1): the mask is floor + (1 - floor) * sigmoid, so "
+        "no bin is cut by more than 20*log10(floor) dB (against over-suppression); 0: off",
+        default=0.0,
+    )
     path: str = _doc("a .keras model to start from (empty: new weights)", default="")
     ckpt: str = _doc("a checkpoint to load weights from (empty: none)", default="")
 
@@ -596,6 +601,8 @@ def _range_problems(cfg: Config) -> list[str]:
             problems.append(f"'{key}' must be {what}, got {value}")
         elif not inclusive and value <= low:
             problems.append(f"'{key}' must be positive, got {value}")
+    if not 0.0 <= cfg.model.mask_floor < 1.0:
+        problems.append(f"'model.mask_floor' must be in [0, 1), got {cfg.model.mask_floor}")
     if not 0.0 <= cfg.model.loss_alpha <= 1.0:
         problems.append(f"'model.loss_alpha' must be in [0, 1], got {cfg.model.loss_alpha}")
     if not 0.0 < cfg.optim.plateau_factor < 1.0:

@@ -61,6 +61,7 @@ def weights_npz(stream_model: Any, cfg: Any, frames: np.ndarray, path: Path) -> 
     arrays["layers"] = np.array(cfg.model.layers)
     arrays["units"] = np.array(cfg.model.units)
     arrays["dense_units"] = np.array(cfg.model.dense_units or 0)
+    arrays["mask_floor"] = np.array(cfg.model.mask_floor, np.float32)
     np.savez(path, **arrays)
 
 
@@ -97,6 +98,9 @@ def build_and_convert(npz: Path) -> bytes:
     if dense_units:
         h = tf_keras.layers.Dense(dense_units, activation="relu", name="dense")(h)
     out = tf_keras.layers.Dense(bins, activation="sigmoid", name="mask")(h)
+    floor = float(data["mask_floor"]) if "mask_floor" in data else 0.0
+    if floor > 0:
+        out = tf_keras.layers.Rescaling(1.0 - floor, floor, name="mask_floor")(out)
     model = tf_keras.Model(inp, out)
     for layer in model.layers:
         n = len(layer.get_weights())

@@ -7,6 +7,7 @@ Sequence model (`build_model`), for noisy magnitude frames `(batch, frames, bins
     ->  layers x LSTM(units) [-> BatchNorm]  ->  Dense relu (optional)
     ->  Dense sigmoid (to the mel bands with mel on, else to the bins)
     ->  inverse mel (fixed, with mel on)  ->  mask in [0, 1] over the bins
+    [-> floor + (1 - floor) * mask, `model.mask_floor`: a lowest gain]
 
 Mel (a choice, documented here): the projection averages the compressed bins of each mel band
 (Slaney filters, each normalized to unit sum, so the mel features stay in the range of the
@@ -220,8 +221,14 @@ def _mask_head(h, m, bins: int):
         h = keras.layers.Dense(m.dense_units, activation="relu", name="dense")(h)
     if m.n_mels:
         h = keras.layers.Dense(m.n_mels, activation="sigmoid", name="mel_mask")(h)
-        return _fixed_dense(bins, "mask")(h)
-    return keras.layers.Dense(bins, activation="sigmoid", name="mask")(h)
+        h = _fixed_dense(bins, "mask")(h)
+    else:
+        h = keras.layers.Dense(bins, activation="sigmoid", name="mask")(h)
+    if m.mask_floor > 0:
+        # Part of the model (trained with it, exported with it as one MUL and one ADD), so the
+        # device applies exactly the gains the training saw.
+        h = keras.layers.Rescaling(1.0 - m.mask_floor, m.mask_floor, name="mask_floor")(h)
+    return h
 
 
 def _sequence_frontend(x, m):
