@@ -1,7 +1,7 @@
-"""Quality benchmark: corpus -> records -> training -> int8 export -> scores, as one table.
+"""Quality benchmark: corpus -> records -> training -> export -> scores, as one table.
 
     python bench/quality.py [CORPUS_DIR] [--testset DIR] [--config FILE] [--name NAME]
-                            [--out result/bench/quality] [--int8 | --no-int8] [--workers N]
+                            [--out result/bench/quality] [--device | --no-device] [--workers N]
                             [--reference LABEL=DIR ...] [--baseline TESTSET=JSON ...]
                             [key=value ...]
     python bench/quality.py --table OUT [--reference LABEL=DIR ...] [--baseline TESTSET=JSON ...]
@@ -14,15 +14,18 @@ Run mode reproduces the project's quality figures from a corpus in the VoiceBank
 2. train: `lstm-se train` into `OUT/NAME/run/`, timed by the wall clock (summed over the
    sessions that trained, in `OUT/NAME/train_time.json`; a finished run is not touched, an
    unfinished one resumes, one started with another config is refused);
-3. export: `lstm-se export` (int8 TFLite Micro model, MACs, budget, int8-vs-float mask SNR),
-   skipped when `export.json` is newer than the trained model;
-4. evaluate: `lstm-se evaluate` with the float model and, unless `--no-int8`, with the int8
-   model (`--tflite`), on the corpus' own test split and on `--testset DIR` if given; an
-   evaluation whose metrics.json is newer than its model is reused;
+3. export: `lstm-se export` (the int8 and 16x8 candidates verified in TFLite Micro, MACs,
+   budget, and the device model it chooses between them), skipped when `export.json` is newer
+   than the trained model;
+4. evaluate: `lstm-se evaluate` with the float model and, unless `--no-device`, with the
+   device model (`--tflite`: the export's choice, int8 or 16x8, in TFLite Micro), on the
+   corpus' own test split and on `--testset DIR` if given; an evaluation whose metrics.json is
+   newer than its model is reused;
 5. `OUT/NAME/quality.json`: name, config and overrides, parameters, int8 model bytes, MACs per
-   frame, training seconds and epochs, the int8 mask SNR vs float, and for each test set the
-   mean PESQ-WB, STOI, ESTOI, SI-SDR, CSIG, CBAK, COVL of the noisy input, the float and the
-   int8 model (with 95 % interval half-widths); the table is printed.
+   frame, the device model's kind and bytes, training seconds and epochs, the int8 mask SNR vs
+   float, and for each test set the mean PESQ-WB, STOI, ESTOI, SI-SDR, CSIG, CBAK, COVL of the
+   noisy input, the float and the device model (under its kind, `int8` or `16x8`; with 95 %
+   interval half-widths); the table is printed.
 
 The config's `dset.wav`, `dset.save_path`, `folder` and `train.name` are set by the bench (the
 overrides cannot move them). Delete `OUT/NAME` to start over.
@@ -34,8 +37,8 @@ what a real model reaches. With CORPUS_DIR the default config is `conf/config.ya
 defaults to the config file's stem, plus a hash of the overrides when there are any.
 
 Table mode (`--table OUT`) collects every `OUT/*/quality.json` into one markdown table (printed
-and written to `OUT/quality.md`): per test set the noisy input once, then a float and an int8
-row per benchmark. Extra rows:
+and written to `OUT/quality.md`): per test set the noisy input once, then a float and a device-model
+row (marked int8 or 16x8) per benchmark. Extra rows:
 
 * `--reference "LABEL=DIR"`: DIR holds another system's enhanced wavs named like the test set's
   files, and sits beside its `clean/` and `noisy/` folders (e.g. CHiME-2's devtest
@@ -195,7 +198,8 @@ def export_stage(run_dir: Path) -> dict[str, Any]:
 def evaluate_stage(
     run_dir: Path, testset: Path | None, kind: str, workers: int | None
 ) -> dict[str, Any]:
-    """metrics.json of one evaluation, reused when newer than the model it scored."""
+    """metrics.json of one evaluation, reused when newer than the model it scored. `kind`
+    'float', or the device model's kind ('int8' or '16x8'): the device model is scored."""
     from lstm_se import export_files, runs, tflite_masker
 
     name = evaluate.testset_name(testset)
@@ -203,7 +207,7 @@ def evaluate_stage(
     model_file = (
         run_dir / runs.MODEL
         if kind == "float"
-        else export_files.export_dir(run_dir) / export_files.INT8_FILE
+        else export_files.export_dir(run_dir) / export_files.DEVICE_FILE
     )
     result = None
     if _is_newer(metrics_path, model_file):
@@ -218,7 +222,7 @@ def evaluate_stage(
             run_dir,
             testset,
             workers=workers,
-            masker_factory=tflite_masker.int8_masker if kind == "int8" else None,
+            masker_factory=None if kind == "float" else tflite_masker.device_masker,
         )
         result = json.loads(metrics_path.read_text())  # NaN already null, as when reused
     if result.get("failed"):
@@ -274,7 +278,8 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     trained = train_stage(cfg, work)
     run_dir = Path(trained["run"])
     report = export_stage(run_dir)
-    kinds = ("float", "int8") if args.int8 else ("float",)
+    device = report["device"]
+    kinds = ("float", device["kind"]) if args.device else ("float",)
     # (label, test set folder or None for the corpus' own test split)
     testsets: list[tuple[str, Path | None]] = [(f"{corpus.resolve().name} test split", None)]
     if args.testset:
@@ -295,6 +300,8 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         "parameters": trained["parameters"],
         "int8_bytes": report["models"]["int8"]["bytes"],
         "float_tflite_bytes": report["models"]["float"]["bytes"],
+        "device_kind": device["kind"],
+        "device_bytes": report["models"][device["kind"]]["bytes"],
         "macs_per_frame": report.get("macs_per_frame"),
         "elementwise_per_frame": report.get("elementwise_per_frame"),
         "arena_bytes": report.get("arena", {}).get("recommended_bytes"),
@@ -477,7 +484,8 @@ def markdown(groups: Sequence[Group]) -> str:
         "",
         "Means over the files with a finite value. PESQ-WB: pesq 0.0.4 at 16 kHz; STOI/ESTOI: "
         "pystoi 0.4.1; SI-SDR: zero-mean (Le Roux et al. 2019); CSIG/CBAK/COVL: Hu and Loizou "
-        "2008 with PESQ-WB. int8: the exported model in TFLite Micro, frame by frame.",
+        "2008 with PESQ-WB. int8 / 16x8: the device model (the export's choice) in TFLite "
+        "Micro, frame by frame.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -503,10 +511,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--name", default=None, help="benchmark name: the folder under --out")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="benchmark folder")
     parser.add_argument(
-        "--int8",
+        "--device",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="also evaluate the exported int8 model (default: yes)",
+        help="also evaluate the exported device model (default: yes)",
     )
     parser.add_argument(
         "--workers", type=int, default=None, help="scoring processes (default: all cores; 0: none)"
@@ -537,7 +545,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_only = [f"'{item}'" for item in args.positional]  # corpus folder, overrides
         given = {"--testset": args.testset, "--config": args.config, "--name": args.name}
         run_only += [option for option, value in given.items() if value is not None]
-        run_only += [] if args.int8 else ["--no-int8"]
+        run_only += [] if args.device else ["--no-device"]
         if run_only:
             parser.error(f"--table only collects results; not with run-mode {', '.join(run_only)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")

@@ -129,7 +129,7 @@ def test_reference_and_metrics_json_baseline_rows(tmp_path, capsys):
         (["--testset", "flat"], "--testset"),
         (["--config", "conf/demo.yaml"], "--config"),
         (["--name", "x"], "--name"),
-        (["--no-int8"], "--no-int8"),
+        (["--no-device"], "--no-device"),
     ],
 )
 def test_table_with_run_mode_arguments_is_an_error(tmp_path, capsys, extra, named):
@@ -263,7 +263,7 @@ TINY = [
 
 @pytest.mark.slow
 def test_quality_bench_end_to_end(tiny_corpus, tmp_path, capsys):
-    """Corpus -> records -> run -> int8 export -> float and int8 scores on the corpus' test
+    """Corpus -> records -> run -> export -> float and device-model scores on the corpus' test
     split and on a flat test set -> quality.json; a second call reuses every stage."""
     flat = tmp_path / "flat"
     for folder, src in (("clean", "clean_testset_wav"), ("noisy", "noisy_testset_wav")):
@@ -279,22 +279,27 @@ def test_quality_bench_end_to_end(tiny_corpus, tmp_path, capsys):
     assert 10_000 < q["int8_bytes"] < q["float_tflite_bytes"]
     assert q["macs_per_frame"] > 16 * 257 and q["budget_pass"] is True
     assert q["int8_mask_snr_db"] > 20
+    device = q["device_kind"]
+    assert device in ("int8", "16x8") and q["device_bytes"] > 10_000
+    export_report = json.loads((out / "tiny" / "run" / "export" / "export.json").read_text())
+    assert device == export_report["device"]["kind"]
     assert q["epochs"] == 2 and q["train_sessions"] == 1 and 0 < q["train_seconds"] < 600
     assert [t["name"] for t in q["testsets"]] == ["vb test split", "flat"]
     for ts in q["testsets"]:
         assert ts["files"] == 6 and ts["rate"] == 16000
-        for kind in ("noisy", "float", "int8"):
+        for kind in ("noisy", "float", device):
             assert set(ts[kind]) == set(metrics.SCORE_KEYS)
             assert 1.0 <= ts[kind]["pesq"] <= 4.6 and 0 < ts[kind]["stoi"] <= 1
             assert ts["ci95"][kind].keys() == ts[kind].keys()
-        assert ts["int8"]["pesq"] == pytest.approx(ts["float"]["pesq"], abs=0.2)
-    assert (out / "tiny" / "run" / "eval" / "flat_int8" / "metrics.json").is_file()
+        assert ts[device]["pesq"] == pytest.approx(ts["float"]["pesq"], abs=0.2)
+    device_metrics = out / "tiny" / "run" / "eval" / f"flat_{device}" / "metrics.json"
+    assert json.loads(device_metrics.read_text())["model"] == device
     printed = capsys.readouterr().out
-    assert "| flat (6 files) | tiny | int8 |" in printed
+    assert f"| flat (6 files) | tiny | {device} |" in printed
 
     run = out / "tiny" / "run"
     outputs = [run / "export" / "export.json", *sorted(run.glob("eval/*/metrics.json"))]
-    assert len(outputs) == 5  # export, float and int8 on both test sets
+    assert len(outputs) == 5  # export, float and device model on both test sets
     mtimes = [p.stat().st_mtime_ns for p in outputs]
     start = time.perf_counter()
     assert quality.main(args) == 0  # every stage reused
