@@ -41,9 +41,10 @@ def _env_pins(path: Path) -> dict[str, str]:
     return pins
 
 
-def test_every_runtime_dependency_is_pinned_exactly() -> None:
+def test_every_dependency_is_pinned_exactly() -> None:
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    for text in data["project"]["dependencies"] + data["project"]["optional-dependencies"]["dev"]:
+    extras = [t for texts in data["project"]["optional-dependencies"].values() for t in texts]
+    for text in data["project"]["dependencies"] + extras:
         spec = list(Requirement(text).specifier)
         assert len(spec) == 1 and spec[0].operator == "==", f"{text} is not an exact pin"
 
