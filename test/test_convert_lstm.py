@@ -28,7 +28,9 @@ def test_child_refuses_to_run_without_legacy_keras(monkeypatch, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not convert_lstm.available(), reason="tf-keras is not installed (the `fused` extra)")
+@pytest.mark.skipif(
+    not convert_lstm.available(), reason="tf-keras is not installed (the `fused` extra)"
+)
 def test_fused_lstm_keeps_its_state_in_tflite_micro(tmp_path):
     import keras
 

@@ -67,10 +67,26 @@ def test_package_keeps_weights_not_optimizer_state(tmp_path: Path) -> None:
     assert (dest / runs.MODEL).stat().st_size < (run / runs.MODEL).stat().st_size
 
 
+def test_packaged_config_names_paths_relative_to_the_repository(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    cfg = config.from_dict(
+        {
+            "dset": {"wav": str(root / "data" / "mix"), "save_path": "/elsewhere/records"},
+            "folder": str(root / "result"),
+        }
+    )
+    portable = runs.portable_config(cfg, root)
+    assert portable.dset.wav == "data/mix" and portable.folder == "result"
+    assert portable.dset.save_path == "/elsewhere/records"  # outside the repository: kept
+    assert portable.model == cfg.model and portable.dset.segment == cfg.dset.segment
+
+
 def test_shipped_pretrained_model_is_a_loadable_run() -> None:
     path = runs.pretrained_dir()
     cfg, model = runs.load(path)
     assert cfg.model.input_norm == "per-bin" and cfg.dset.normalize == "none"
+    for where in (cfg.dset.wav, cfg.dset.save_path, cfg.folder):
+        assert not Path(where).is_absolute(), where  # nothing of the machine that trained it
     assert (path / runs.RESULTS).is_file()
     assert (path / runs.EXPORT / "model_int8.tflite").is_file()
     assert model.count_params() > 0

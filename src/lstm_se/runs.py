@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import LstmSeError
+from . import config as config_mod
 from .config import Config, load_run_config
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,24 @@ def load(run_dir: str | os.PathLike[str]) -> tuple[Config, Any]:
 PACKAGED = (CONFIG, SUMMARY, HISTORY)
 
 
+def portable_config(cfg: Config, root: Path) -> Config:
+    """`cfg` with the corpus, records and run-folder paths that lie under `root` made relative
+    to it: a shipped run names `data/...`, not the folder of the machine that trained it."""
+    import dataclasses
+
+    base = Path(os.path.abspath(root))
+
+    def rel(value: str) -> str:
+        # abspath, not resolve: a records folder that is a link keeps the name the config gave
+        path = Path(os.path.abspath(value))
+        if Path(value).is_absolute() and path.is_relative_to(base):
+            return path.relative_to(base).as_posix()
+        return value
+
+    dset = dataclasses.replace(cfg.dset, wav=rel(cfg.dset.wav), save_path=rel(cfg.dset.save_path))
+    return dataclasses.replace(cfg, dset=dset, folder=rel(cfg.folder))
+
+
 def package(run_dir: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Path:
     """Copy a finished run into `dest` as a small, self-contained run folder (the layout of the
     module doc, without checkpoints, backups, logs or evaluations): `model.keras` holds the
@@ -133,6 +152,7 @@ def package(run_dir: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Pa
     for rel in PACKAGED:
         if (run_dir / rel).is_file():
             shutil.copy2(run_dir / rel, tmp / rel)
+    config_mod.save(portable_config(cfg, PRETRAINED_ROOT.parent), tmp / CONFIG)
     if (run_dir / EXPORT).is_dir():
         shutil.copytree(run_dir / EXPORT, tmp / EXPORT)
     fresh = model_mod.build_model(cfg)
