@@ -39,14 +39,14 @@ def _rms_db(x: np.ndarray) -> float:
     return 10.0 * np.log10(max(float(np.mean(np.square(x, dtype=np.float64))), 1e-20))
 
 
-def sweep(run: str, testsets: list[str], levels: list[float], max_files: int) -> dict:
+def sweep(run: str, testset_dirs: list[str], levels: list[float], max_files: int) -> dict:
     """Scores by test set and level, spreads and clip counts (see the module doc)."""
     from lstm_se import audio, enhance, metrics, runs, testsets
 
     cfg, model = runs.load(runs.resolve(run))
     rate = cfg.dset.sample_rate
     result: dict = {"run": str(run), "levels": levels, "testsets": {}}
-    for testset in testsets:
+    for testset in testset_dirs:
         _, pairs = testsets.testset_pairs(testset)
         if max_files and len(pairs) > max_files:
             pick = np.linspace(0, len(pairs) - 1, max_files).round().astype(int)
