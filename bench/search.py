@@ -2,6 +2,7 @@
 
     python bench/search.py run ROWS [key=value ...] --out OUT [--config FILE] [--seeds 1 2]
                                [--testset DIR]
+    python bench/search.py device OUT [--max-clips N] [--testset DIR]
     python bench/search.py table OUT [--json FILE]
 
 ROWS is a text file, one row per line: a name, then the config overrides that make the row
@@ -15,11 +16,16 @@ and on `--testset` if given. Each run is a subprocess of its own (one TensorFlow
 whose scores are there is skipped, an unfinished one resumes (train's own resume), so the
 search can be stopped and started again. Rows run in file order, seed by seed.
 
+Device mode exports every scored run of OUT (`lstm-se export --max-clips N`: both candidates
+verified on N test clips, the device model chosen) and scores the device model frame by frame
+in TFLite Micro (`lstm-se evaluate --tflite`) on the same test sets; a run whose device scores
+are there is skipped. It is a separate step because it costs about as much as the scoring.
+
 Table mode reads every `OUT/<name>_s<seed>/` (its `summary.json` and `eval/*/metrics.json`)
 and prints, per test set, one markdown row per search row: the mean over seeds of PESQ-WB,
-STOI and SI-SDR with each seed's value, and the training minutes; it writes the same as JSON
-(default `OUT/search.json`). Only float scores: the search decides the recipe; the chosen one
-is then exported and its device model scored (bench/quality.py).
+STOI and SI-SDR with each seed's value, the training minutes, and where scored the device
+model's PESQ-WB and SI-SDR (its kind: int8 or 16x8); it writes the same as JSON (default
+`OUT/search.json`).
 
 Seeds: a difference between rows under about 0.03 PESQ-WB is within what another seed changes
 (docs/results.md), so every row that decides a choice runs with two seeds, and the table shows
@@ -42,6 +48,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 KEYS = ("pesq", "stoi", "si_sdr")
 DONE = "search_done.json"
+DEVICE_DONE = "device_done.json"
 
 
 def read_rows(path: Path) -> list[tuple[str, list[str]]]:
@@ -102,27 +109,54 @@ def run_search(args: argparse.Namespace) -> None:
             print(f"{run_name}: done in {time.perf_counter() - start:.0f} s", flush=True)
 
 
+def score_devices(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    for run_dir in sorted(p for p in out.iterdir() if (p / DONE).is_file()):
+        if (run_dir / DEVICE_DONE).is_file():
+            print(f"{run_dir.name}: device model scored already, skipped", flush=True)
+            continue
+        start = time.perf_counter()
+        with (out / f"{run_dir.name}.log").open("a") as f:
+
+            def cli(*cmd: str, f=f) -> None:
+                subprocess.run(_cli(*cmd), stdout=f, stderr=subprocess.STDOUT, check=True)
+
+            cli("export", "--run", str(run_dir), "--max-clips", str(args.max_clips))
+            cli("evaluate", "--run", str(run_dir), "--tflite")
+            if args.testset:
+                cli("evaluate", "--run", str(run_dir), "--tflite", "--testset", args.testset)
+        (run_dir / DEVICE_DONE).write_text(json.dumps({"max_clips": args.max_clips}) + "\n")
+        print(f"{run_dir.name}: device model scored in {time.perf_counter() - start:.0f} s")
+
+
 def _run_record(run_dir: Path) -> dict[str, Any] | None:
     """One run's training summary and float scores per test set, None when not trained."""
     summary_path = run_dir / "summary.json"
     if not summary_path.is_file():
         return None
     summary = json.loads(summary_path.read_text())
-    scores = {}
+    export = run_dir / "export" / "export.json"
+    chosen = json.loads(export.read_text())["device"]["kind"] if export.is_file() else None
+    scores: dict[str, Any] = {}
+    device: dict[str, Any] = {}
     for metrics_path in sorted((run_dir / "eval").glob("*/metrics.json")):
         m = json.loads(metrics_path.read_text())
-        if m.get("model", "float") != "float":
-            continue
-        scores[metrics_path.parent.name] = {
-            "files": m.get("pairs"),
-            "enhanced": {k: m["enhanced"][k]["mean"] for k in KEYS},
-            "noisy": {k: m["noisy"][k]["mean"] for k in KEYS},
-        }
+        kind = m.get("model", "float")
+        means = {k: m["enhanced"][k]["mean"] for k in KEYS}
+        if kind == "float":
+            scores[metrics_path.parent.name] = {
+                "files": m.get("pairs"),
+                "enhanced": means,
+                "noisy": {k: m["noisy"][k]["mean"] for k in KEYS},
+            }
+        elif kind == chosen:  # eval/<testset>_<kind>; another candidate's scores are not shown
+            device[metrics_path.parent.name.removesuffix(f"_{kind}")] = {"kind": kind, **means}
     return {
         "train_seconds": summary.get("train_seconds"),
         "optimizer_steps": summary.get("optimizer_steps"),
         "update_ratio": (summary.get("update_ratio") or {}).get("median"),
         "scores": scores,
+        "device": device,
     }
 
 
@@ -147,6 +181,15 @@ def collect(out: Path) -> dict[str, Any]:
             }
             for t in testsets
         }
+        row["device_mean"] = {}
+        for t in testsets:
+            found = [r["device"][t] for r in row["seeds"].values() if t in r.get("device", {})]
+            if found:
+                row["device_mean"][t] = {
+                    "kind": "/".join(sorted({d["kind"] for d in found})),
+                    "seeds": len(found),
+                    **{k: statistics.fmean(d[k] for d in found) for k in KEYS},
+                }
     return rows
 
 
@@ -158,8 +201,8 @@ def markdown(rows: dict[str, Any]) -> str:
             f"#### {t}",
             "",
             "| row | seeds | PESQ-WB | STOI | SI-SDR (dB) | PESQ-WB per seed "
-            "| train min per seed |",
-            "|---|---:|---:|---:|---:|---|---|",
+            "| train min per seed | device | device PESQ-WB | device SI-SDR (dB) |",
+            "|---|---:|---:|---:|---:|---|---|---|---:|---:|",
         ]
         noisy = next(
             (r["scores"][t]["noisy"] for row in rows.values() for r in row["seeds"].values()
@@ -169,7 +212,7 @@ def markdown(rows: dict[str, Any]) -> str:
         if noisy:
             lines.append(
                 f"| noisy input | | {noisy['pesq']:.3f} | {noisy['stoi']:.3f} "
-                f"| {noisy['si_sdr']:.2f} | | |"
+                f"| {noisy['si_sdr']:.2f} | | | | | |"
             )
         for name, row in rows.items():
             if t not in row["mean"]:
@@ -182,9 +225,16 @@ def markdown(rows: dict[str, Any]) -> str:
             minutes = ", ".join(
                 f"{(row['seeds'][s]['train_seconds'] or 0) / 60:.1f}" for s in seeds
             )
+            dev = row["device_mean"].get(t)
+            device = (
+                f"{dev['kind']} ({dev['seeds']} seed{'s' if dev['seeds'] > 1 else ''}) "
+                f"| {dev['pesq']:.3f} | {dev['si_sdr']:.2f}"
+                if dev
+                else "| |"
+            )
             lines.append(
                 f"| {name} | {len(seeds)} | {mean['pesq']:.3f} | {mean['stoi']:.3f} "
-                f"| {mean['si_sdr']:.2f} | {per_seed} | {minutes} |"
+                f"| {mean['si_sdr']:.2f} | {per_seed} | {minutes} | {device} |"
             )
         lines.append("")
     return "\n".join(lines)
@@ -200,6 +250,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     run.add_argument("--testset", default=None, help="extra test set (evaluate --testset)")
     run.add_argument("common", nargs="*", help="key=value for every row")
+    dev = sub.add_parser("device", help="export every scored run and score its device model")
+    dev.add_argument("out", help="search folder")
+    dev.add_argument("--max-clips", type=int, default=36, help="export verification clips")
+    dev.add_argument("--testset", default=None, help="extra test set (evaluate --testset)")
     table = sub.add_parser("table", help="tabulate a search folder")
     table.add_argument("out", help="search folder")
     table.add_argument("--json", default=None, help="where to write (default OUT/search.json)")
@@ -209,6 +263,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if bad:
             parser.error(f"common overrides are key=value, got {' '.join(bad)}")
         run_search(args)
+        return 0
+    if args.cmd == "device":
+        if not Path(args.out).is_dir():
+            parser.error(f"{args.out}: no such search folder")
+        score_devices(args)
         return 0
     out = Path(args.out)
     if not out.is_dir():

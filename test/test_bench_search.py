@@ -42,7 +42,8 @@ def _fake_run(run_dir: Path, seconds: float, scores: dict[str, dict[str, float]]
     summary = {"train_seconds": seconds, "optimizer_steps": 3000, "update_ratio": {"median": 0.4}}
     (run_dir / "summary.json").write_text(json.dumps(summary))
     for testset, enhanced in scores.items():
-        model = "int8" if testset.endswith("_int8") else "float"
+        suffix = testset.rsplit("_", 1)[-1]
+        model = suffix if suffix in ("int8", "16x8") else "float"
         metrics = {
             "model": model,
             "pairs": 36,
@@ -98,3 +99,39 @@ def test_run_trains_and_scores_each_row_and_seed_once(tmp_path, monkeypatch):
     calls.clear()
     assert search.main(argv) == 0
     assert calls == []  # every run scored already
+
+
+def test_table_shows_the_chosen_device_model_only(tmp_path, capsys):
+    out = tmp_path / "search"
+    scores = {
+        "test": {"pesq": 1.6, "stoi": 0.8, "si_sdr": 9.0},
+        "test_int8": {"pesq": 1.5, "stoi": 0.8, "si_sdr": 8.0},
+        "test_16x8": {"pesq": 1.59, "stoi": 0.8, "si_sdr": 8.9},
+    }
+    _fake_run(out / "base_s1", 600, scores)
+    (out / "base_s1" / "export").mkdir()
+    export = {"device": {"kind": "16x8"}}
+    (out / "base_s1" / "export" / "export.json").write_text(json.dumps(export))
+    assert search.main(["table", str(out)]) == 0
+    assert "| 10.0 | 16x8 (1 seed) | 1.590 | 8.90 |" in capsys.readouterr().out
+
+
+def test_device_exports_and_scores_each_scored_run_once(tmp_path, monkeypatch):
+    calls: list[list[str]] = []
+    monkeypatch.setattr(search.subprocess, "run", lambda cmd, **kw: calls.append(cmd[3:]))
+    out = tmp_path / "out"
+    for name in ("a_s1", "b_s1"):
+        (out / name).mkdir(parents=True)
+        (out / name / search.DONE).write_text("{}")
+    (out / "untrained_s1").mkdir()
+    argv = ["device", str(out), "--max-clips", "5", "--testset", "/sets/chime2"]
+    assert search.main(argv) == 0
+    assert calls[:3] == [
+        ["export", "--run", str(out / "a_s1"), "--max-clips", "5"],
+        ["evaluate", "--run", str(out / "a_s1"), "--tflite"],
+        ["evaluate", "--run", str(out / "a_s1"), "--tflite", "--testset", "/sets/chime2"],
+    ]
+    assert len(calls) == 6 and not any(str(out / "untrained_s1") in c for c in calls)
+    calls.clear()
+    assert search.main(argv) == 0
+    assert calls == []
