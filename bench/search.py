@@ -2,7 +2,7 @@
 
     python bench/search.py run ROWS [key=value ...] --out OUT [--config FILE] [--seeds 1 2]
                                [--testset DIR]
-    python bench/search.py device OUT [--max-clips N] [--testset DIR]
+    python bench/search.py device OUT [--max-clips N] [--testset DIR] [--seeds 1]
     python bench/search.py table OUT [--json FILE]
 
 ROWS is a text file, one row per line: a name, then the config overrides that make the row
@@ -112,6 +112,9 @@ def run_search(args: argparse.Namespace) -> None:
 def score_devices(args: argparse.Namespace) -> None:
     out = Path(args.out)
     for run_dir in sorted(p for p in out.iterdir() if (p / DONE).is_file()):
+        seed = re.fullmatch(r".+_s(\d+)", run_dir.name)
+        if args.seeds and not (seed and int(seed.group(1)) in args.seeds):
+            continue
         if (run_dir / DEVICE_DONE).is_file():
             print(f"{run_dir.name}: device model scored already, skipped", flush=True)
             continue
@@ -130,7 +133,8 @@ def score_devices(args: argparse.Namespace) -> None:
 
 
 def _run_record(run_dir: Path) -> dict[str, Any] | None:
-    """One run's training summary and float scores per test set, None when not trained."""
+    """One run's training summary, float scores and (where scored) the chosen device model's
+    scores per test set; None when not trained."""
     summary_path = run_dir / "summary.json"
     if not summary_path.is_file():
         return None
@@ -254,6 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     dev.add_argument("out", help="search folder")
     dev.add_argument("--max-clips", type=int, default=36, help="export verification clips")
     dev.add_argument("--testset", default=None, help="extra test set (evaluate --testset)")
+    dev.add_argument("--seeds", type=int, nargs="+", default=None, help="only these seeds' runs")
     table = sub.add_parser("table", help="tabulate a search folder")
     table.add_argument("out", help="search folder")
     table.add_argument("--json", default=None, help="where to write (default OUT/search.json)")

@@ -135,3 +135,7 @@ def test_device_exports_and_scores_each_scored_run_once(tmp_path, monkeypatch):
     calls.clear()
     assert search.main(argv) == 0
     assert calls == []
+    (out / "a_s2").mkdir()
+    (out / "a_s2" / search.DONE).write_text("{}")
+    assert search.main([*argv, "--seeds", "1"]) == 0
+    assert calls == []  # a_s2 is not of seed 1
