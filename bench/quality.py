@@ -68,7 +68,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lstm_se import evaluate, metrics
+from lstm_se import eval_report, evaluate, metrics
 
 log = logging.getLogger("bench.quality")
 
@@ -463,7 +463,7 @@ def _num(value: Any, fmt: str) -> str:
 def markdown(groups: Sequence[Group]) -> str:
     """One markdown table: per test set the noisy input, then each model's row."""
     head = ["test set", "name", "model", "params", "int8 bytes", "MACs/frame", "train min"]
-    head += [evaluate.METRIC_NAMES[k] for k in KEYS]
+    head += [eval_report.METRIC_NAMES[k] for k in KEYS]
     lines = ["| " + " | ".join(head) + " |", "|---|---|---|" + "---:|" * (len(head) - 3)]
     for g in groups:
         label = g.name if g.files is None else f"{g.name} ({g.files} files)"

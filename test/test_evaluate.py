@@ -16,7 +16,7 @@ from runs import make_run
 from test_enhance import ones_model, random_model, tiny_model_cfg
 from test_metrics import _hash_uniform, fixed_signals
 
-from lstm_se import evaluate, metrics, testsets
+from lstm_se import eval_report, evaluate, metrics, testsets
 from lstm_se.cli import main
 
 RATE = 16000
@@ -144,16 +144,16 @@ def test_summary_interval():
         {"snr": None, **{f"{p}_{k}": v for p in ("noisy", "enhanced") for k in metrics.SCORE_KEYS}}
         for v in (1.0, 2.0, 3.0, math.nan)
     ]
-    s = evaluate.summarize(rows)["enhanced"]["pesq"]
+    s = eval_report.summarize(rows)["enhanced"]["pesq"]
     # n 3 is below the stated minimum: a mean, no interval
     assert s["n"] == 3 and s["mean"] == pytest.approx(2.0) and math.isnan(s["ci95"])
     rows = [
         {"snr": None, **{f"{p}_{k}": v for p in ("noisy", "enhanced") for k in metrics.SCORE_KEYS}}
         for v in [*np.arange(1.0, 11.0), math.nan]
     ]
-    s = evaluate.summarize(rows)["enhanced"]["pesq"]
+    s = eval_report.summarize(rows)["enhanced"]["pesq"]
     # mean 5.5, sd 3.0277, n 10: t(0.975, 9) = 2.262157
-    assert evaluate.MIN_INTERVAL_N == 10 and s["n"] == 10 and s["mean"] == pytest.approx(5.5)
+    assert eval_report.MIN_INTERVAL_N == 10 and s["n"] == 10 and s["mean"] == pytest.approx(5.5)
     assert s["ci95"] == pytest.approx(
         2.262157 * np.std(np.arange(1.0, 11.0), ddof=1) / math.sqrt(10)
     )
