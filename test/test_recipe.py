@@ -158,6 +158,58 @@ def test_dynamic_mixtures_follow_the_drawn_snr_and_level(
         assert 10 * np.log10(p_s[active].mean() * to_ms) == pytest.approx(-30.0, abs=0.01)
 
 
+def _gain_curve(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """dB per bin of `after` / `before` (frames, bins), checked to be one real positive gain
+    per bin, the same in every frame; NaN where `before` is negligible in every frame."""
+    used = np.abs(before) > 1e-5 * np.abs(before).max()
+    curve = np.full(before.shape[1], np.nan)
+    for b in np.nonzero(used.any(axis=0))[0]:
+        ratio = after[used[:, b], b] / before[used[:, b], b]
+        assert np.abs(ratio.imag).max() < 1e-2 * ratio.real.max()
+        assert np.ptp(ratio.real) <= 1e-2 * ratio.real.max()
+        curve[b] = 20 * np.log10(ratio.real.mean())
+    return curve
+
+
+def test_eq_colours_speech_and_noise_and_keeps_the_other_draws(
+    tiny_corpus: Path, dynamic_records: Path
+) -> None:
+    fixed = ("dset.remix_snr=[3.0,3.0]", "dset.remix_level=[-30.0,-30.0]")
+    sources = remix.load_sources(dynamic_records, "train")
+    plain = tiny_config(tiny_corpus, dynamic_records, *DYNAMIC, *fixed)
+    coloured = tiny_config(tiny_corpus, dynamic_records, *DYNAMIC, *fixed, "dset.remix_eq_db=12")
+    batch0 = _epoch_batches(sources, plain, 0, 1, 8)[0]
+    batch1 = _epoch_batches(sources, coloured, 0, 1, 8)[0]
+    weights = np.full(257, 2.0)
+    weights[[0, -1]] = 1.0
+    to_ms = remix.power_to_mean_square(512, 512, True)
+    for ex0, ex1 in zip(batch0, batch1, strict=True):
+        s0, s1 = ex0[:, 2] + 1j * ex0[:, 3], ex1[:, 2] + 1j * ex1[:, 3]
+        n0, n1 = ex0[:, 0] + 1j * ex0[:, 1] - s0, ex1[:, 0] + 1j * ex1[:, 1] - s1
+        # The same crops, only filtered and rescaled: a gain per bin within the EQ's range
+        # (plus one level change), another curve for the speech than for the noise.
+        speech_db, noise_db = _gain_curve(s0, s1), _gain_curve(n0, n1)
+        assert 0.5 < np.nanmax(noise_db) - np.nanmin(noise_db) <= 24.0 + 1e-3
+        assert np.nanmax(speech_db) - np.nanmin(speech_db) <= 24.0 + 1e-3
+        relative = speech_db - noise_db
+        assert np.nanmax(relative) - np.nanmin(relative) > 0.1
+        # SNR and level are measured after the EQ: still as drawn.
+        p_s = (np.abs(s1) ** 2 * weights).sum(axis=1)
+        active = (p_s >= p_s.max() * 1e-4) & (p_s > 0)
+        p_n = (np.abs(n1) ** 2 * weights).sum(axis=1).mean()
+        assert 10 * np.log10(p_s[active].mean() / p_n) == pytest.approx(3.0, abs=0.01)
+        assert 10 * np.log10(p_s[active].mean() * to_ms) == pytest.approx(-30.0, abs=0.01)
+
+
+def test_eq_curves_stay_within_their_range() -> None:
+    rng = np.random.default_rng(0)
+    gains = np.asarray(remix.eq_gains(rng.uniform(size=(500, 3)).astype(np.float32), 257, 9.0))
+    db = 20 * np.log10(gains)
+    assert np.abs(db).max() <= 9.0 + 1e-4 and np.abs(db).max() > 6.0
+    corners = np.asarray(remix.eq_gains(np.ones((1, 3), np.float32), 257, 9.0))
+    assert 20 * np.log10(corners[0, 0]) == pytest.approx(9.0, abs=1e-4)
+
+
 def test_power_to_mean_square_matches_a_stationary_signal() -> None:
     rng = np.random.default_rng(5)
     x = rng.normal(size=16000) * 0.01

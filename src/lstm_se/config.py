@@ -313,6 +313,7 @@ _RANGES: tuple[tuple[str, float, bool], ...] = (
     ("steps", 0, True),
     ("dset.top_db", 0, True),
     ("dset.shard_mb", 0, False),
+    ("dset.remix_eq_db", 0, True),
     ("dset.workers", 0, True),
     ("model.compression_power", 0, False),
     ("model.cell_clip", 0, True),

@@ -87,6 +87,13 @@ class DsetConfig:
         "uniformly",
         default=(-45.0, -10.0),
     )
+    remix_eq_db: float = _doc(
+        "dynamic mixing: largest gain in dB of a random smooth EQ drawn per example, one for the "
+        "speech (target included) and one for the noise, so the spectra the model meets are not "
+        "only those of the corpus' microphones and noise files (a sum of three cosines over "
+        "frequency, each weight uniform in +-eq/3); 0: off",
+        default=0.0,
+    )
     shard_mb: float = _doc("target size of one TFRecord shard in MB", default=64.0)
     workers: int = _doc("processes for prepare; 0 means all cores", default=0)
 

@@ -13,7 +13,9 @@ Example k of epoch e (one `segment` of frames):
    at random), cropped at its own random frame and looped when shorter;
 3. SNR uniform in `dset.remix_snr` dB: speech power = mean power of its active frames (within
    40 dB of the crop's loudest frame, as `mix.py` measures it), noise power = mean over the crop;
-4. level uniform in `dset.remix_level`: both scaled so the speech's active level is that many
+4. with `dset.remix_eq_db` > 0, speech and noise each filtered by a random smooth EQ
+   (`eq_gains`) before the SNR is measured: the target is the filtered speech;
+5. level uniform in `dset.remix_level`: both scaled so the speech's active level is that many
    dBFS (mean square of the waveform, 0 dBFS = full-scale square wave), converted from STFT
    power with the window's energy.
 
@@ -44,6 +46,22 @@ log = logging.getLogger(__name__)
 ACTIVE_DB = 40.0
 #: The validation draws' epoch number (never a training epoch).
 VALID_EPOCH = 1_000_003
+#: Added to the epoch in the EQ draws' seed: above every epoch id, so no other draw shares it.
+EQ_STREAM = 2_000_003
+#: Cosines in a random EQ curve (their weights are the EQ's random draws).
+EQ_TERMS = 3
+
+
+def eq_gains(weights, bins: int, max_db: float):
+    """Linear gains (..., bins) of smooth EQ curves: sum_k w_k cos(pi k f / f_max) dB, k = 1..3,
+    for weights (..., 3) uniform in [0, 1) mapped to [-max_db/3, max_db/3): |curve| <= max_db."""
+    import tensorflow as tf
+
+    k = tf.range(1, EQ_TERMS + 1, dtype=tf.float32)
+    f = tf.linspace(0.0, 1.0, bins)
+    basis = tf.cos(np.pi * k[:, None] * f[None, :])  # (3, bins)
+    db = tf.tensordot((2.0 * weights - 1.0) * (max_db / EQ_TERMS), basis, axes=1)
+    return 10.0 ** (db / 20.0)
 
 
 @dataclass
@@ -149,6 +167,7 @@ def dataset(
     to_ms = power_to_mean_square(d.n_fft, d.win_length, d.fft_normalize)
     snr_lo, snr_hi = (float(v) for v in d.remix_snr)
     lvl_lo, lvl_hi = (float(v) for v in d.remix_level)
+    eq_db = float(d.remix_eq_db)
     seed = int(cfg.seed)
     steps = tf.range(frames, dtype=tf.int64)
 
@@ -174,10 +193,14 @@ def dataset(
 
     def draws(index):
         """One example's random choices (its seeds are its own, so they are drawn one by one):
-        speech and noise utterance, their crop starts, and the uniforms of SNR and level."""
+        speech and noise utterance, their crop starts, the uniforms of SNR and level, and the
+        weights of the two EQ curves (speech, noise)."""
         epoch = VALID_EPOCH if validation else index // per_epoch
         k = index % per_epoch
         draw = tf.random.stateless_uniform([4], seed=tf.stack([base + k, epoch]))
+        # The EQ's weights have a seed of their own, so turning it on leaves the other draws.
+        eq_seed = tf.stack([base + k, epoch + EQ_STREAM])
+        eq = tf.random.stateless_uniform([2, EQ_TERMS], seed=eq_seed)
         row = 0 if validation else epoch - first_epoch
 
         def permuted(stream: int):
@@ -196,6 +219,7 @@ def dataset(
             tf.minimum(n_start, noise_room - 1),
             draw[2],
             draw[3],
+            eq,
         )
 
     def crop(utt, start, loop, channels):
@@ -215,10 +239,14 @@ def dataset(
     def frame_power(re, im):
         return tf.reduce_sum((re * re + im * im) * bin_weights, axis=-1)
 
-    def mix(speech_utt, s_start, noise_utt, n_start, u_snr, u_level):
+    def mix(speech_utt, s_start, noise_utt, n_start, u_snr, u_level, u_eq):
         """A batch of mixtures from a batch of draws, every step on the whole batch at once."""
         speech = crop(speech_utt, s_start, loop=False, channels=(0, 1))
         noise = crop(noise_utt, n_start, loop=True, channels=(2, 3))
+        if eq_db > 0:
+            gains = eq_gains(u_eq, bins, eq_db)  # (B, 2, bins): speech, noise
+            speech = speech * gains[:, None, 0:1, :]
+            noise = noise * gains[:, None, 1:2, :]
         sr, si = speech[:, :, 0], speech[:, :, 1]
         nr, ni = noise[:, :, 0], noise[:, :, 1]
         p_speech = frame_power(sr, si)  # (B, frames)
