@@ -199,8 +199,11 @@ def dataset(
         k = index % per_epoch
         draw = tf.random.stateless_uniform([4], seed=tf.stack([base + k, epoch]))
         # The EQ's weights have a seed of their own, so turning it on leaves the other draws.
-        eq_seed = tf.stack([base + k, epoch + EQ_STREAM])
-        eq = tf.random.stateless_uniform([2, EQ_TERMS], seed=eq_seed)
+        if eq_db > 0:
+            eq_seed = tf.stack([base + k, epoch + EQ_STREAM])
+            eq = tf.random.stateless_uniform([2, EQ_TERMS], seed=eq_seed)
+        else:
+            eq = tf.zeros([2, EQ_TERMS])
         row = 0 if validation else epoch - first_epoch
 
         def permuted(stream: int):
