@@ -132,12 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     result["host"] = {"machine": platform.machine(), "cpus": os.cpu_count()}
     text = table(result)
     print(text)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, out)
-    print(f"wrote {out}")
+    from lstm_se.config import atomic_write_text
+
+    atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
     return 0
 
 

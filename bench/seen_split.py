@@ -25,15 +25,14 @@ from lstm_se.mix import TRAIN_CLEAN, TRAIN_NOISY
 
 
 def link_training_pairs(corpus: Path, out: Path, snrs: list[float]) -> int:
-    """Link the training pairs at `snrs` into `out/{clean,noisy}`; returns how many."""
+    """Link the training pairs at `snrs` into `out/{clean,noisy}`; returns how many. Every
+    source is checked before the first link, so a bad corpus leaves no folder behind."""
     log_path = corpus / "log.csv"
     if not log_path.is_file():
         raise SystemExit(f"error: {log_path} not found: CORPUS must be made by `lstm-se mix`")
     if out.exists() and any(out.iterdir()):
         raise SystemExit(f"error: {out} exists and is not empty")
-    for kind in ("clean", "noisy"):
-        (out / kind).mkdir(parents=True, exist_ok=True)
-    count = 0
+    links = []
     with log_path.open(newline="") as f:
         for row in csv.DictReader(f):
             if row["set"] != "train" or float(row["snr_db"]) not in snrs:
@@ -43,9 +42,14 @@ def link_training_pairs(corpus: Path, out: Path, snrs: list[float]) -> int:
                 source = (corpus / folder / f"{row['utterance']}.wav").resolve()
                 if not source.is_file():
                     raise SystemExit(f"error: {source} is listed in {log_path} but missing")
-                os.symlink(source, out / kind / name)
-            count += 1
-    return count
+                links.append((source, out / kind / name))
+    if not links:
+        raise SystemExit(f"error: no training pair of {corpus} has an SNR in {snrs}")
+    for kind in ("clean", "noisy"):
+        (out / kind).mkdir(parents=True, exist_ok=True)
+    for source, link in links:
+        os.symlink(source, link)
+    return len(links) // 2
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,8 +59,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--snr", type=float, nargs="+", default=[0.0, 5.0])
     args = parser.parse_args(argv)
     count = link_training_pairs(args.corpus, args.out, args.snr)
-    if count == 0:
-        raise SystemExit(f"error: no training pair of {args.corpus} has an SNR in {args.snr}")
     print(f"{count} training pairs linked into {args.out}")
     return 0
 

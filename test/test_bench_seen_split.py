@@ -49,3 +49,4 @@ def test_training_pairs_at_the_chosen_snrs_become_a_flat_test_set(tmp_path, caps
         seen_split.main([str(corpus), "--out", str(out)])
     with pytest.raises(SystemExit, match="no training pair"):
         seen_split.main([str(corpus), "--out", str(tmp_path / "none"), "--snr", "-5"])
+    assert not (tmp_path / "none").exists()
